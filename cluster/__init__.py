@@ -1,0 +1,1 @@
+"""Cluster launch configs and job submission (built in step 6)."""

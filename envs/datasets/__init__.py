@@ -1,0 +1,1 @@
+"""Readers that turn benchmark folders into `Sequence` objects."""

@@ -1,0 +1,1 @@
+"""Procedurally generated tracking videos: the embedded default dataset."""

@@ -1,0 +1,1 @@
+"""Evaluation, reports, benchmarks and the `tbt` command line."""
