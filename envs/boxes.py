@@ -74,7 +74,8 @@ def iou(boxes_a, boxes_b) -> np.ndarray:
     union = aw * ah + bw * bh - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         overlap = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    overlap = np.where(np.isnan(overlap), 0.0, overlap)
+    # Recomputing the intersection from x + w can exceed the area by an ulp; keep IoU inside [0, 1].
+    overlap = np.clip(np.where(np.isnan(overlap), 0.0, overlap), 0.0, 1.0)
     return _scalar_if_0d(overlap)
 
 

@@ -21,3 +21,29 @@ def shared_data() -> Path:
     if not (root / "README.md").is_file():
         pytest.skip(f"real sequences not found at {root} (set TBT_DATA_ROOT)")
     return root
+
+
+def make_moving_square_sequence(num_frames: int = 40, height: int = 96, width: int = 128, seed: int = 0):
+    """A textured square gliding right and down over a noisy background: a cheap, exact test video."""
+    import numpy as np
+
+    from envs.sequence import InMemoryFrames, Sequence
+
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+    sprite = rng.integers(150, 256, (20, 20, 3), dtype=np.uint8)
+    frames = np.repeat(background[None], num_frames, axis=0)
+    boxes = np.zeros((num_frames, 4))
+    for t in range(num_frames):
+        x, y = 10 + 2 * t % (width - 30), 8 + t % (height - 30)
+        frames[t, y : y + 20, x : x + 20] = sprite
+        boxes[t] = [x, y, 20, 20]
+    return Sequence(
+        name=f"square{seed}", frames=InMemoryFrames(frames), gt_boxes=boxes,
+        absent=np.zeros(num_frames, bool), benchmark="test",
+    )
+
+
+@pytest.fixture
+def moving_square():
+    return make_moving_square_sequence()
