@@ -1,0 +1,57 @@
+"""Tracking results on disk, in the GOT-10k toolkit's layout.
+
+``<root>/<benchmark>/<tracker>/<sequence>.txt`` holds one comma-separated ``x,y,w,h`` box per frame
+(``nan`` where the tracker gave none) and ``<sequence>_time.txt`` the seconds per frame. Stored results of
+published trackers (``../shared/data/results``) use the same layout without the times.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from envs.sequence import DatasetError
+from experiments.atomic_io import write_text_atomically
+from experiments.one_pass import TrackingResult
+
+
+def result_file(root: str | Path, benchmark: str, tracker: str, sequence: str) -> Path:
+    return Path(root) / benchmark / tracker / f"{sequence}.txt"
+
+
+def times_file(root: str | Path, benchmark: str, tracker: str, sequence: str) -> Path:
+    return Path(root) / benchmark / tracker / f"{sequence}_time.txt"
+
+
+def _format(array: np.ndarray, fmt: str) -> str:
+    buffer = io.StringIO()
+    np.savetxt(buffer, array, fmt=fmt, delimiter=",")
+    return buffer.getvalue()
+
+
+def write_result(root: str | Path, benchmark: str, tracker: str, sequence: str, result: TrackingResult) -> None:
+    """Store boxes and times atomically; the box file is written last, so its presence means "done"."""
+    write_text_atomically(times_file(root, benchmark, tracker, sequence), _format(result.times[:, None], "%.6f"))
+    write_text_atomically(result_file(root, benchmark, tracker, sequence), _format(result.boxes, "%.3f"))
+
+
+def has_result(root: str | Path, benchmark: str, tracker: str, sequence: str) -> bool:
+    return result_file(root, benchmark, tracker, sequence).is_file()
+
+
+def read_result(root: str | Path, benchmark: str, tracker: str, sequence: str) -> TrackingResult:
+    """Read a stored result; times are NaN when the file has none (e.g. published trackers' results)."""
+    path = result_file(root, benchmark, tracker, sequence)
+    if not path.is_file():
+        raise DatasetError(f"no stored result for tracker {tracker} on {benchmark}/{sequence}: {path} is missing")
+    try:
+        boxes = np.loadtxt(path, delimiter=",", ndmin=2)
+    except ValueError as error:
+        raise DatasetError(f"malformed result file {path}: {error}") from None
+    if boxes.shape[1] != 4:
+        raise DatasetError(f"malformed result file {path}: expected 4 values per line, got {boxes.shape[1]}")
+    time_path = times_file(root, benchmark, tracker, sequence)
+    times = np.loadtxt(time_path, ndmin=1) if time_path.is_file() else np.full(len(boxes), np.nan)
+    return TrackingResult(boxes, times)
