@@ -1,6 +1,6 @@
 """The report stage: scores, tables and plots from stored results, re-runnable without tracking again.
 
-Scores are computed once from the result files (``experiments.results_store``) and the sequences' ground
+Scores are computed once from the result files (``teachers.results_store``) and the sequences' ground
 truth; tables and plots are made from those scores. The *oracle* row picks, on every frame, the box of the
 member tracker with the highest IoU: the upper bound of any fusion of those trackers.
 """
@@ -19,7 +19,6 @@ import pandas as pd  # noqa: E402
 
 from envs.boxes import iou  # noqa: E402
 from envs.sequence import Sequence  # noqa: E402
-from experiments.atomic_io import write_text_atomically  # noqa: E402
 from experiments.ope_metrics import (  # noqa: E402
     PRECISION_THRESHOLDS_PX,
     SUCCESS_THRESHOLDS,
@@ -28,7 +27,8 @@ from experiments.ope_metrics import (  # noqa: E402
     score_sequence,
     scores_table,
 )
-from experiments.results_store import read_result  # noqa: E402
+from teachers.atomic_io import write_text_atomically  # noqa: E402
+from teachers.results_store import read_result  # noqa: E402
 
 ORACLE = "oracle"
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from experiments.ope_metrics import POOL_FRAMES, score_sequence
-from experiments.one_pass import TrackingResult
 from experiments.report import ORACLE, markdown_table, oracle_boxes, score_results, write_report
-from experiments.results_store import write_result
+from teachers.one_pass import TrackingResult
+from teachers.results_store import write_result
 
 
 def test_oracle_takes_the_best_box_of_each_frame():
@@ -18,7 +18,7 @@ def test_oracle_takes_the_best_box_of_each_frame():
 
 
 def _store(root, sequence, name, boxes):
-    write_result(root, sequence.benchmark, name, sequence.name, TrackingResult(boxes, np.zeros(len(boxes))))
+    write_result(root, sequence.benchmark, name, sequence.name, TrackingResult(boxes, np.zeros(len(boxes)), np.ones(len(boxes), bool)))
 
 
 def test_scores_match_the_metric_functions_and_the_oracle_beats_its_members(tmp_path, moving_square):

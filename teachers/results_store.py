@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.boxes import is_valid
 from envs.sequence import DatasetError
-from experiments.atomic_io import write_text_atomically
-from experiments.one_pass import TrackingResult
+from teachers.atomic_io import write_text_atomically
+from teachers.one_pass import TrackingResult
 
 
 def result_file(root: str | Path, benchmark: str, tracker: str, sequence: str) -> Path:
@@ -54,4 +55,5 @@ def read_result(root: str | Path, benchmark: str, tracker: str, sequence: str) -
         raise DatasetError(f"malformed result file {path}: expected 4 values per line, got {boxes.shape[1]}")
     time_path = times_file(root, benchmark, tracker, sequence)
     times = np.loadtxt(time_path, ndmin=1) if time_path.is_file() else np.full(len(boxes), np.nan)
-    return TrackingResult(boxes, times)
+    # The GOT-10k layout keeps no failure flags; a stored box counts as ok when it is a valid box.
+    return TrackingResult(boxes, times, is_valid(boxes))
