@@ -7,7 +7,8 @@ source only has to implement :meth:`ClipSource.sample`; the environment does eve
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence as SequenceABC
+from collections.abc import Mapping
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -116,11 +117,12 @@ class SequenceClipSource:
         )
 
 
-def synthetic_clip_source(num_videos: int = 8, num_frames: int = 64, seed: int = 0, difficulty: float | None = None):
-    """The embedded default: clips from procedurally generated videos (no download, no teachers)."""
+def synthetic_clip_source(num_videos: int = 8, num_frames: int = 64, seed: int = 0, **config_fields) -> SequenceClipSource:
+    """The embedded default: clips from procedurally generated videos (no download, no teachers).
+
+    ``config_fields`` are further fields of :class:`envs.synthetic.SyntheticConfig` (``difficulty``, …).
+    """
     from envs.synthetic import SyntheticConfig, generate_dataset
 
-    config = SyntheticConfig(num_frames=num_frames)
-    if difficulty is not None:
-        config = SyntheticConfig(num_frames=num_frames, difficulty=difficulty)
+    config = SyntheticConfig(num_frames=num_frames, **config_fields)
     return SequenceClipSource(generate_dataset(num_videos, seed=seed, config=config))

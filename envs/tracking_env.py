@@ -8,7 +8,7 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from envs.boxes import action_between, apply_action, is_valid, iou, reward
+from envs.boxes import action_between, apply_action, iou, is_valid, reward
 from envs.clip_sources import Clip, ClipSource, synthetic_clip_source
 from envs.crops import DEFAULT_CONTEXT, DEFAULT_CROP_SIZE, crop_state
 

@@ -23,6 +23,7 @@ from envs.datasets.got10k import read_got10k
 from envs.datasets.image_folder import read_image_folder
 from envs.datasets.lasot import read_lasot
 from envs.datasets.otb import read_otb
+from envs.datasets.synthetic_videos import read_synthetic
 from envs.datasets.uav123 import read_uav123, read_uav123_10fps
 from envs.datasets.video_file import read_video_file
 from envs.datasets.vot import read_vot
@@ -43,7 +44,10 @@ READERS: dict[str, Reader] = {
     "lasot": read_lasot,
     "folder": read_image_folder,
     "video": read_video_file,
+    "synthetic": read_synthetic,
 }
+# Readers that make their sequences rather than read them, so that their bare name is a whole spec.
+PATHLESS_READERS = {"synthetic"}
 
 
 def register_reader(name: str, reader: Reader, *, replace: bool = False) -> None:
@@ -83,6 +87,8 @@ def load_dataset(spec: str, **options) -> list[Sequence]:
     """
     reader_name, separator, path = spec.partition(":")
     known = ", ".join(sorted(READERS))
+    if not separator and reader_name.strip() in PATHLESS_READERS:
+        separator = ":"
     if not separator:
         raise DatasetError(
             f"dataset spec {spec!r} has no ':': write '<reader>:<path>', e.g. 'otb:../shared/data/otb' "

@@ -144,3 +144,10 @@ def test_render_draws_the_boxes(square_source):
     frame = env.render()
     assert frame.shape == (96, 128, 3)
     assert ((frame == [255, 0, 0]).all(axis=-1)).any()  # the agent's box in red
+
+
+def test_default_env_runs_on_synthetic_videos_and_passes_the_checker():
+    env = gym.make(envs.ENV_ID, crop_size=32)
+    check_env(env.unwrapped)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (2, 32, 32, 3) and info["target_present"]
