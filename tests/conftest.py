@@ -47,3 +47,15 @@ def make_moving_square_sequence(num_frames: int = 40, height: int = 96, width: i
 @pytest.fixture
 def moving_square():
     return make_moving_square_sequence()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray instance for the whole test session (starting Ray costs seconds)."""
+    import ray
+
+    from cluster.ray_runtime import init_ray
+
+    init_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()

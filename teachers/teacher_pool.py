@@ -1,0 +1,164 @@
+"""The teacher pool: Ray actors that run every teacher over every video and fill the transfer-set store.
+
+Each (video, teacher) pair is one job. The driver keeps one job in flight per actor, writes each finished
+trajectory to the store at once (atomically), and shows a progress bar. Because finished pairs are on
+disk as soon as they finish, a build that is killed resumes by skipping them.
+
+Failures, from mildest to worst:
+
+- a frame on which the teacher raises, reports failure, or returns a NaN or zero-size box is recorded as
+  failed (``ok = False``, the last good box kept) by :func:`teachers.one_pass.track_sequence`, and the
+  run goes on;
+- a teacher that kills its actor (a segfault inside OpenCV, an out-of-memory kill) is retried once on a
+  fresh actor; if it kills that one too, the pair is recorded as failed for that video (every frame after
+  the first ``ok = False``, boxes frozen at the initial box) and the build goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceABC
+from dataclasses import dataclass
+
+import numpy as np
+import ray
+from ray.exceptions import ActorDiedError, RayActorError
+from tqdm import tqdm
+
+from envs.sequence import Sequence
+from teachers.one_pass import TrackingResult, track_sequence
+from teachers.transfer_store import TransferSetStore, trajectory_frame
+
+logger = logging.getLogger(__name__)
+
+TeacherFactory = Callable[[], object]
+# A crashed job is tried on a fresh actor this many times before the pair is recorded as failed.
+MAX_CRASH_RETRIES = 1
+
+
+@ray.remote
+class TeacherActor:
+    """Runs teachers on sequences; one actor per CPU, single-threaded."""
+
+    def __init__(self):
+        import cv2
+
+        # One core per actor: OpenCV's own threads would oversubscribe the node (see DEVELOPERS' notes).
+        cv2.setNumThreads(1)
+
+    def run(self, factory: TeacherFactory, sequence: Sequence) -> TrackingResult:
+        return track_sequence(factory(), sequence)
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """What a build did: pairs run now, pairs skipped as already stored, pairs recorded as failed."""
+
+    ran: int
+    skipped: int
+    failed: list[tuple[str, str]]
+
+
+def failed_video_result(sequence: Sequence) -> TrackingResult:
+    """The record of a teacher that crashed on every try: frozen at the initial box, failed after frame 0."""
+    count = len(sequence)
+    boxes = np.repeat(sequence.init_box[None], count, axis=0)
+    ok = np.zeros(count, dtype=bool)
+    ok[0] = True
+    return TrackingResult(boxes, np.full(count, np.nan), ok)
+
+
+class TeacherPool:
+    """Ray actors that track videos with teachers.
+
+    Args:
+        num_actors: Actors to start; ``None`` means one per CPU of the Ray cluster divided by
+            ``num_cpus_per_actor``.
+        num_cpus_per_actor: CPUs each actor reserves.
+        num_gpus_per_actor: GPUs each actor reserves (for DNN teachers).
+    """
+
+    def __init__(self, num_actors: int | None = None, num_cpus_per_actor: float = 1, num_gpus_per_actor: float = 0):
+        if not ray.is_initialized():
+            raise RuntimeError("start Ray first (ray.init or `tbt` does it) before building a TeacherPool")
+        if num_actors is None:
+            num_actors = max(1, int(ray.cluster_resources().get("CPU", 1) // max(num_cpus_per_actor, 1e-9)))
+        if num_actors < 1:
+            raise ValueError(f"num_actors must be at least 1, got {num_actors}")
+        self._actor_options = {"num_cpus": num_cpus_per_actor, "num_gpus": num_gpus_per_actor}
+        self.actors = [self._new_actor() for _ in range(num_actors)]
+
+    def _new_actor(self):
+        return TeacherActor.options(**self._actor_options).remote()
+
+    def build(
+        self,
+        sequences: SequenceABC[Sequence],
+        teachers: Mapping[str, TeacherFactory],
+        store: TransferSetStore,
+        show_progress: bool = True,
+    ) -> PoolReport:
+        """Run every teacher on every sequence not yet in ``store``, writing each trajectory as it finishes."""
+        pending = deque(
+            (sequence, name)
+            for sequence in sequences
+            for name in teachers
+            if not store.has(sequence.benchmark, sequence.name, name)
+        )
+        skipped = len(sequences) * len(teachers) - len(pending)
+        if skipped:
+            logger.info("resuming: %d of %d (video, teacher) pairs already stored", skipped, skipped + len(pending))
+        total = len(pending)
+        # Each video goes into the object store once, shared by its teachers' jobs, and is released when
+        # its last job is done (jobs are ordered by video, so only a few videos are held at a time).
+        sequence_refs: dict[int, ray.ObjectRef] = {}
+        jobs_left = {id(s): sum(1 for p, _ in pending if p is s) for s in sequences}
+        crashes: dict[tuple[str, str], int] = {}
+        failed: list[tuple[str, str]] = []
+        in_flight: dict[ray.ObjectRef, tuple[int, Sequence, str]] = {}
+        idle = list(range(len(self.actors)))
+
+        def submit(actor_index: int) -> None:
+            sequence, name = pending.popleft()
+            if id(sequence) not in sequence_refs:
+                sequence_refs[id(sequence)] = ray.put(sequence)
+            ref = sequence_refs[id(sequence)]
+            future = self.actors[actor_index].run.remote(teachers[name], ref)
+            in_flight[future] = (actor_index, sequence, name)
+
+        with tqdm(total=total, desc="teachers", unit="video", disable=not show_progress) as progress:
+            while pending or in_flight:
+                while pending and idle:
+                    submit(idle.pop())
+                [done], _ = ray.wait(list(in_flight), num_returns=1)
+                actor_index, sequence, name = in_flight.pop(done)
+                key = (sequence.name, name)
+                try:
+                    result = ray.get(done)
+                except (RayActorError, ActorDiedError) as error:
+                    crashes[key] = crashes.get(key, 0) + 1
+                    logger.warning("teacher %s crashed its actor on %s (try %d): %s", name, sequence.name, crashes[key], error)
+                    self.actors[actor_index] = self._new_actor()
+                    idle.append(actor_index)
+                    if crashes[key] <= MAX_CRASH_RETRIES:
+                        pending.appendleft((sequence, name))
+                        continue
+                    logger.error("teacher %s recorded as failed on %s after %d crashes", name, sequence.name, crashes[key])
+                    failed.append(key)
+                    result = failed_video_result(sequence)
+                else:
+                    idle.append(actor_index)
+                store.write(trajectory_frame(sequence, name, result))
+                jobs_left[id(sequence)] -= 1
+                if jobs_left[id(sequence)] == 0:
+                    del sequence_refs[id(sequence)]
+                progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
+                progress.update()
+        return PoolReport(ran=total, skipped=skipped, failed=failed)
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
+        self.actors = []
