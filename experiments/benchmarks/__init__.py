@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints the throughput of one hot path (run with ``python -m``)."""
