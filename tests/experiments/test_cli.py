@@ -56,3 +56,18 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", "--dataset", "synthetic:videos=1", "--trackers", "identity", "--out", str(tmp_path / "e")]) == 2
     assert f"holds an evaluation of dataset {DATASET!r}, not 'synthetic:videos=1'" in capsys.readouterr().err
+
+
+def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
+    out = tmp_path / "transfer"
+    spec = "synthetic:videos=2,frames=48,seed=2"
+    assert main(["teachers", "run", "--dataset", spec, "--teachers", "kcf,mosse", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ran 4 (video, teacher) pairs on 2 actors" in printed and "skipped 0 already stored" in printed
+    assert main(["transfer-set", "stats", str(out), "--clip-length", "16"]) == 0
+    table = capsys.readouterr().out
+    assert "transfer set" in table and "2 videos" in table
+    for token in ["kcf", "mosse", "all", "trajectories", "clips", "0.9"]:
+        assert token in table
+    assert main(["transfer-set", "stats", str(tmp_path)]) == 2
+    assert "is " + str(tmp_path) + " the output of `tbt teachers run`" in capsys.readouterr().err
