@@ -1,1 +1,24 @@
-"""Procedurally generated tracking videos: the embedded default dataset."""
+"""Procedurally generated tracking videos: the embedded default dataset.
+
+``generate_sequence(seed)`` gives one :class:`~envs.sequence.Sequence` (benchmark ``"synthetic"``);
+``generate_dataset(num_videos, seed)`` gives many, each independent and reproducible. One knob,
+``SyntheticConfig.difficulty``, scales every effect (see :mod:`envs.synthetic.generator`).
+"""
+
+from envs.synthetic.generator import (
+    ABSENT_VISIBILITY,
+    BENCHMARK,
+    SyntheticConfig,
+    dataset_seeds,
+    generate_dataset,
+    generate_sequence,
+)
+
+__all__ = [
+    "ABSENT_VISIBILITY",
+    "BENCHMARK",
+    "SyntheticConfig",
+    "dataset_seeds",
+    "generate_dataset",
+    "generate_sequence",
+]
