@@ -125,7 +125,9 @@ def clip_to_image(boxes, image_hw: tuple[int, int], min_size: float = 1.0) -> np
     return np.stack([x1, y1, x2 - x1, y2 - y1], axis=-1)
 
 
-def apply_action(actions, boxes, image_hw: tuple[int, int] | None = None, min_size: float = 1.0) -> np.ndarray:
+def apply_action(
+    actions, boxes, image_hw: tuple[int, int] | None = None, min_size: float = 1.0
+) -> np.ndarray:
     """ψ: move ``boxes`` by ``actions`` ``[Δx, Δy, Δw, Δh]`` (SPEC; the reference implementation).
 
     ``x' = x + Δx·w, y' = y + Δy·h, w' = w + Δw·w, h' = h + Δh·h`` with the action first clamped to [-1, 1]^4.
@@ -149,7 +151,9 @@ def action_between(boxes_prev, boxes) -> np.ndarray:
     """
     boxes_prev, boxes = _as_boxes(boxes_prev), _as_boxes(boxes)
     sizes_prev = np.concatenate([boxes_prev[..., 2:], boxes_prev[..., 2:]], axis=-1)
-    offsets = np.concatenate([boxes[..., :2] - boxes_prev[..., :2], boxes[..., 2:] - boxes_prev[..., 2:]], axis=-1)
+    offsets = np.concatenate(
+        [boxes[..., :2] - boxes_prev[..., :2], boxes[..., 2:] - boxes_prev[..., 2:]], axis=-1
+    )
     return np.clip(offsets / np.maximum(sizes_prev, _EPS), -1.0, 1.0)
 
 

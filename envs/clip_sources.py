@@ -44,9 +44,13 @@ class Clip:
             raise ValueError(f"clip {self.name} has {length} frame(s); an episode needs at least 2")
         for what, array in [("gt_boxes", self.gt_boxes), *self.teacher_boxes.items()]:
             if np.shape(array) != (length, 4):
-                raise ValueError(f"clip {self.name}: {what} has shape {np.shape(array)}, expected ({length}, 4)")
+                raise ValueError(
+                    f"clip {self.name}: {what} has shape {np.shape(array)}, expected ({length}, 4)"
+                )
         if np.shape(self.absent) != (length,):
-            raise ValueError(f"clip {self.name}: absent has shape {np.shape(self.absent)}, expected ({length},)")
+            raise ValueError(
+                f"clip {self.name}: absent has shape {np.shape(self.absent)}, expected ({length},)"
+            )
         if not is_valid(self.gt_boxes[0]) or self.absent[0]:
             raise ValueError(f"clip {self.name} must start on a frame with a valid, present ground-truth box")
 
@@ -84,7 +88,9 @@ class SequenceClipSource:
         if len(sequences) == 0:
             raise ValueError("a SequenceClipSource needs at least one sequence")
         if teacher_boxes is not None and len(teacher_boxes) != len(sequences):
-            raise ValueError(f"got teacher boxes for {len(teacher_boxes)} sequences but {len(sequences)} sequences")
+            raise ValueError(
+                f"got teacher boxes for {len(teacher_boxes)} sequences but {len(sequences)} sequences"
+            )
         self.sequences = list(sequences)
         self.teacher_boxes = [dict(t) for t in teacher_boxes] if teacher_boxes is not None else None
         self._valid_starts = []
@@ -92,7 +98,9 @@ class SequenceClipSource:
             starts = np.flatnonzero(is_valid(sequence.gt_boxes) & ~sequence.absent)
             starts = starts[starts < len(sequence) - 1]
             if len(starts) == 0:
-                raise ValueError(f"sequence {sequence.benchmark}/{sequence.name} has no frame an episode can start from")
+                raise ValueError(
+                    f"sequence {sequence.benchmark}/{sequence.name} has no frame an episode can start from"
+                )
             self._valid_starts.append(starts)
 
     def __len__(self) -> int:
@@ -117,7 +125,9 @@ class SequenceClipSource:
         )
 
 
-def synthetic_clip_source(num_videos: int = 8, num_frames: int = 64, seed: int = 0, **config_fields) -> SequenceClipSource:
+def synthetic_clip_source(
+    num_videos: int = 8, num_frames: int = 64, seed: int = 0, **config_fields
+) -> SequenceClipSource:
     """The embedded default: clips from procedurally generated videos (no download, no teachers).
 
     ``config_fields`` are further fields of :class:`envs.synthetic.SyntheticConfig` (``difficulty``, …).

@@ -109,7 +109,9 @@ def crop_state_pairs(
     out = np.empty((count, 2, size, size, 3), dtype=np.uint8)
     # Interleave (prev, cur) so that the flat (2N, S, S, 3) view of `out` is filled in one batched call.
     interleaved = [frame for pair in zip(previous_frames, current_frames, strict=True) for frame in pair]
-    crop_regions(interleaved, np.repeat(boxes, 2, axis=0), context, size, out=out.reshape(2 * count, size, size, 3))
+    crop_regions(
+        interleaved, np.repeat(boxes, 2, axis=0), context, size, out=out.reshape(2 * count, size, size, 3)
+    )
     return out
 
 

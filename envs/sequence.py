@@ -78,7 +78,9 @@ class InMemoryFrames:
 
     def __post_init__(self):
         if self.array.ndim != 4 or self.array.shape[-1] != 3 or self.array.dtype != np.uint8:
-            raise ValueError(f"expected a (N, H, W, 3) uint8 array, got {self.array.shape} {self.array.dtype}")
+            raise ValueError(
+                f"expected a (N, H, W, 3) uint8 array, got {self.array.shape} {self.array.dtype}"
+            )
 
     def __len__(self) -> int:
         return len(self.array)
@@ -218,4 +220,3 @@ class Sequence:
             benchmark=self.benchmark,
             attributes={**self.attributes, "frame_offset": self.attributes.get("frame_offset", 0) + start},
         )
-

@@ -113,7 +113,9 @@ class TrackingEnv(gym.Env):
         if crop_size < 1 or context <= 0:
             raise ValueError(f"crop_size must be >= 1 and context > 0, got {crop_size} and {context}")
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
+            )
         self.clip_source = clip_source if clip_source is not None else synthetic_clip_source()
         self.clip_length = clip_length
         self.crop_size = crop_size

@@ -103,10 +103,14 @@ def cmd_teachers_run(args: argparse.Namespace) -> None:
     store = TransferSetStore(args.out)
     print(f"loading dataset {args.dataset} ...")
     sequences = load_dataset(args.dataset)
-    print(f"{len(sequences)} videos, {sum(len(s) for s in sequences)} frames; teachers: {', '.join(factories)}")
+    print(
+        f"{len(sequences)} videos, {sum(len(s) for s in sequences)} frames; teachers: {', '.join(factories)}"
+    )
     store.write_manifest(args.dataset, list(factories))
     init_ray(args.address, num_cpus=args.num_cpus)
-    pool = TeacherPool(args.actors, num_cpus_per_actor=args.cpus_per_actor, num_gpus_per_actor=args.gpus_per_actor)
+    pool = TeacherPool(
+        args.actors, num_cpus_per_actor=args.cpus_per_actor, num_gpus_per_actor=args.gpus_per_actor
+    )
     started = time.perf_counter()
     report = pool.build(sequences, factories, store)
     frames = report.ran * sum(len(s) for s in sequences) / max(len(sequences), 1)
@@ -126,7 +130,9 @@ def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips:
     from teachers.transfer_store import TransferSetStore
 
     rows = TransferSetStore(root).read_all()
-    options = {k: v for k, v in {"clip_length": clip_length, "clips_per_trajectory": clips}.items() if v is not None}
+    options = {
+        k: v for k, v in {"clip_length": clip_length, "clips_per_trajectory": clips}.items() if v is not None
+    }
     print(f"\ntransfer set {root}: {rows[['dataset', 'sequence']].drop_duplicates().shape[0]} videos\n")
     print(table1(rows, **options).to_string())
 
@@ -139,11 +145,15 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tbt", description="Tracking-by-trackers: train and evaluate a distilled and reinforced tracker.")
+    parser = argparse.ArgumentParser(
+        prog="tbt", description="Tracking-by-trackers: train and evaluate a distilled and reinforced tracker."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    evaluate = commands.add_parser("evaluate", help="one-pass evaluation of trackers on a dataset, with a report")
+    evaluate = commands.add_parser(
+        "evaluate", help="one-pass evaluation of trackers on a dataset, with a report"
+    )
     evaluate.add_argument(
         "--dataset",
         default="synthetic",
@@ -156,23 +166,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated trackers: built-in names, nano/vit/dasiamrpn (with --model-dir), "
         "results:<TRACKER> (with --results-root) or a plug-in <module>:<callable>",
     )
-    evaluate.add_argument("--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>")
+    evaluate.add_argument(
+        "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
+    )
     evaluate.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
     evaluate.add_argument("--out", default="runs/evaluate", help="output folder (re-running it resumes)")
     evaluate.add_argument("--workers", type=int, default=2, help="sequences tracked at once")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    report = commands.add_parser("report", help="rebuild the report of an earlier evaluation from its results")
+    report = commands.add_parser(
+        "report", help="rebuild the report of an earlier evaluation from its results"
+    )
     report.add_argument("dir", help="the --out folder of `tbt evaluate`")
     report.set_defaults(func=cmd_report)
 
     teachers = commands.add_parser("teachers", help="run teachers over a dataset to build a transfer set")
     teacher_commands = teachers.add_subparsers(dest="teachers_command", required=True)
-    run = teacher_commands.add_parser("run", help="run every teacher on every video as Ray actors (resumable)")
+    run = teacher_commands.add_parser(
+        "run", help="run every teacher on every video as Ray actors (resumable)"
+    )
     run.add_argument("--dataset", default="synthetic", help="as for `tbt evaluate`")
-    run.add_argument("--teachers", default="kcf,csrt,mosse,medianflow", help="as --trackers of `tbt evaluate`")
-    run.add_argument("--out", default="runs/transfer_set", help="the transfer-set folder (re-running it resumes)")
-    run.add_argument("--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>")
+    run.add_argument(
+        "--teachers", default="kcf,csrt,mosse,medianflow", help="as --trackers of `tbt evaluate`"
+    )
+    run.add_argument(
+        "--out", default="runs/transfer_set", help="the transfer-set folder (re-running it resumes)"
+    )
+    run.add_argument(
+        "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
+    )
     run.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
     run.add_argument("--actors", type=int, help="teacher actors (default: one per CPU)")
     run.add_argument("--cpus-per-actor", type=float, default=1.0)
@@ -183,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     transfer_set = commands.add_parser("transfer-set", help="inspect a transfer set")
     transfer_commands = transfer_set.add_subparsers(dest="transfer_set_command", required=True)
-    stats = transfer_commands.add_parser("stats", help="print SPEC's Table 1: kept trajectories, AO, clips per beta")
+    stats = transfer_commands.add_parser(
+        "stats", help="print SPEC's Table 1: kept trajectories, AO, clips per beta"
+    )
     stats.add_argument("dir", help="the --out folder of `tbt teachers run`")
     stats.add_argument("--clip-length", type=int, help="frames per clip (default 32)")
     stats.add_argument("--clips", type=int, help="clips per kept trajectory (default 5)")
@@ -193,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         args.func(args)
     except (UsageError, DatasetError, ValueError) as error:

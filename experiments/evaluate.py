@@ -24,7 +24,9 @@ from teachers.results_store import has_result, write_result
 logger = logging.getLogger(__name__)
 
 
-def _run_job(tracker_name: str, factory: Callable[[], object], sequence: Sequence, results_root: Path) -> None:
+def _run_job(
+    tracker_name: str, factory: Callable[[], object], sequence: Sequence, results_root: Path
+) -> None:
     result = track_sequence(factory(), sequence)
     write_result(results_root, sequence.benchmark, tracker_name, sequence.name, result)
 
@@ -50,13 +52,19 @@ def evaluate_trackers(
     ]
     skipped = len(trackers) * len(sequences) - len(jobs)
     if skipped:
-        logger.info("resuming: %d of %d (tracker, sequence) results already stored", skipped, skipped + len(jobs))
+        logger.info(
+            "resuming: %d of %d (tracker, sequence) results already stored", skipped, skipped + len(jobs)
+        )
     # Each worker thread already owns a core; OpenCV's own thread pool would oversubscribe them.
     cv2.setNumThreads(1)
-    with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
-        total=len(jobs), desc="tracking", unit="seq", disable=not show_progress
-    ) as progress:
-        futures = {pool.submit(_run_job, name, trackers[name], sequence, results_root): (name, sequence.name) for name, sequence in jobs}
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(jobs), desc="tracking", unit="seq", disable=not show_progress) as progress,
+    ):
+        futures = {
+            pool.submit(_run_job, name, trackers[name], sequence, results_root): (name, sequence.name)
+            for name, sequence in jobs
+        }
         for future in as_completed(futures):
             future.result()  # a failure here is a bug (tracker errors are handled per frame), so surface it
             progress.set_postfix_str("/".join(futures[future]), refresh=False)

@@ -72,7 +72,9 @@ def score_results(
 
 def per_sequence_table(scores: dict[str, dict[str, SequenceScores]]) -> pd.DataFrame:
     """AO per (sequence, tracker): rows are sequences, columns trackers."""
-    return pd.DataFrame({tracker: {seq: s.ao for seq, s in per_seq.items()} for tracker, per_seq in scores.items()})
+    return pd.DataFrame(
+        {tracker: {seq: s.ao for seq, s in per_seq.items()} for tracker, per_seq in scores.items()}
+    )
 
 
 def markdown_table(table: pd.DataFrame, float_format: str = "{:.3f}") -> str:
@@ -99,10 +101,20 @@ def _plot_curves(scores, mode: str, kind: str, path: Path) -> None:
     for rank, tracker in enumerate(order):
         curve = getattr(pooled[tracker], attr)
         style = "--" if tracker == ORACLE else "-"
-        ax.plot(x, curve, style, linewidth=2.2 if rank == 0 else 1.6,
-                label=f"{tracker} [{getattr(pooled[tracker], score_attr):.3f}]")
-    ax.set(xlabel=xlabel, ylabel="Success rate" if kind == "success" else "Precision", title=title,
-           xlim=(x[0], x[-1]), ylim=(0, 1.02))
+        ax.plot(
+            x,
+            curve,
+            style,
+            linewidth=2.2 if rank == 0 else 1.6,
+            label=f"{tracker} [{getattr(pooled[tracker], score_attr):.3f}]",
+        )
+    ax.set(
+        xlabel=xlabel,
+        ylabel="Success rate" if kind == "success" else "Precision",
+        title=title,
+        xlim=(x[0], x[-1]),
+        ylim=(0, 1.02),
+    )
     ax.grid(True, linestyle=":", alpha=0.6)
     ax.legend(loc="lower left" if kind == "success" else "lower right", fontsize=9, frameon=True)
     fig.tight_layout()
@@ -113,7 +125,9 @@ def _plot_curves(scores, mode: str, kind: str, path: Path) -> None:
     tmp.replace(path)
 
 
-def write_report(scores: dict[str, dict[str, SequenceScores]], out_dir: str | Path, mode: str) -> pd.DataFrame:
+def write_report(
+    scores: dict[str, dict[str, SequenceScores]], out_dir: str | Path, mode: str
+) -> pd.DataFrame:
     """Write ``scores.csv``, ``scores.md``, ``per_sequence_ao.csv`` and the success and precision plots.
 
     Returns:
@@ -123,7 +137,9 @@ def write_report(scores: dict[str, dict[str, SequenceScores]], out_dir: str | Pa
     table = scores_table(scores, mode)
     write_text_atomically(out_dir / "scores.csv", table.to_csv(float_format="%.6f"))
     write_text_atomically(out_dir / "scores.md", markdown_table(table))
-    write_text_atomically(out_dir / "per_sequence_ao.csv", per_sequence_table(scores).to_csv(float_format="%.6f"))
+    write_text_atomically(
+        out_dir / "per_sequence_ao.csv", per_sequence_table(scores).to_csv(float_format="%.6f")
+    )
     _plot_curves(scores, mode, "success", out_dir / "success_plot.png")
     _plot_curves(scores, mode, "precision", out_dir / "precision_plot.png")
     return table

@@ -60,8 +60,12 @@ def tracker_factory(
         return spec, _BUILT_IN[spec]
     if spec in DNN_TRACKER_KINDS:
         if model_dir is None:
-            raise ValueError(f"tracker {spec!r} is an OpenCV DNN tracker: give the folder of its model files (--model-dir)")
-        make_dnn_tracker(spec, model_dir)  # fails here, with the list of missing files, rather than on every worker
+            raise ValueError(
+                f"tracker {spec!r} is an OpenCV DNN tracker: give the folder of its model files (--model-dir)"
+            )
+        make_dnn_tracker(
+            spec, model_dir
+        )  # fails here, with the list of missing files, rather than on every worker
         return spec, functools.partial(make_dnn_tracker, spec, model_dir)
     if spec.startswith(RESULTS_PREFIX):
         tracker = spec[len(RESULTS_PREFIX) :]

@@ -32,9 +32,13 @@ def _format(array: np.ndarray, fmt: str) -> str:
     return buffer.getvalue()
 
 
-def write_result(root: str | Path, benchmark: str, tracker: str, sequence: str, result: TrackingResult) -> None:
+def write_result(
+    root: str | Path, benchmark: str, tracker: str, sequence: str, result: TrackingResult
+) -> None:
     """Store boxes and times atomically; the box file is written last, so its presence means "done"."""
-    write_text_atomically(times_file(root, benchmark, tracker, sequence), _format(result.times[:, None], "%.6f"))
+    write_text_atomically(
+        times_file(root, benchmark, tracker, sequence), _format(result.times[:, None], "%.6f")
+    )
     write_text_atomically(result_file(root, benchmark, tracker, sequence), _format(result.boxes, "%.3f"))
 
 
@@ -46,7 +50,9 @@ def read_result(root: str | Path, benchmark: str, tracker: str, sequence: str) -
     """Read a stored result; times are NaN when the file has none (e.g. published trackers' results)."""
     path = result_file(root, benchmark, tracker, sequence)
     if not path.is_file():
-        raise DatasetError(f"no stored result for tracker {tracker} on {benchmark}/{sequence}: {path} is missing")
+        raise DatasetError(
+            f"no stored result for tracker {tracker} on {benchmark}/{sequence}: {path} is missing"
+        )
     try:
         boxes = np.loadtxt(path, delimiter=",", ndmin=2)
     except ValueError as error:

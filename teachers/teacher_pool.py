@@ -80,7 +80,9 @@ class TeacherPool:
         num_gpus_per_actor: GPUs each actor reserves (for DNN teachers).
     """
 
-    def __init__(self, num_actors: int | None = None, num_cpus_per_actor: float = 1, num_gpus_per_actor: float = 0):
+    def __init__(
+        self, num_actors: int | None = None, num_cpus_per_actor: float = 1, num_gpus_per_actor: float = 0
+    ):
         if not ray.is_initialized():
             raise RuntimeError("start Ray first (ray.init or `tbt` does it) before building a TeacherPool")
         if num_actors is None:
@@ -109,7 +111,9 @@ class TeacherPool:
         )
         skipped = len(sequences) * len(teachers) - len(pending)
         if skipped:
-            logger.info("resuming: %d of %d (video, teacher) pairs already stored", skipped, skipped + len(pending))
+            logger.info(
+                "resuming: %d of %d (video, teacher) pairs already stored", skipped, skipped + len(pending)
+            )
         total = len(pending)
         # Each video goes into the object store once, shared by its teachers' jobs, and is released when
         # its last job is done (jobs are ordered by video, so only a few videos are held at a time).
@@ -139,13 +143,24 @@ class TeacherPool:
                     result = ray.get(done)
                 except (RayActorError, ActorDiedError) as error:
                     crashes[key] = crashes.get(key, 0) + 1
-                    logger.warning("teacher %s crashed its actor on %s (try %d): %s", name, sequence.name, crashes[key], error)
+                    logger.warning(
+                        "teacher %s crashed its actor on %s (try %d): %s",
+                        name,
+                        sequence.name,
+                        crashes[key],
+                        error,
+                    )
                     self.actors[actor_index] = self._new_actor()
                     idle.append(actor_index)
                     if crashes[key] <= MAX_CRASH_RETRIES:
                         pending.appendleft((sequence, name))
                         continue
-                    logger.error("teacher %s recorded as failed on %s after %d crashes", name, sequence.name, crashes[key])
+                    logger.error(
+                        "teacher %s recorded as failed on %s after %d crashes",
+                        name,
+                        sequence.name,
+                        crashes[key],
+                    )
                     failed.append(key)
                     result = failed_video_result(sequence)
                 else:

@@ -438,4 +438,3 @@ __all__ = [
     "kept_trajectories",
     "table1",
 ]
-

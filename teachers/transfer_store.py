@@ -37,7 +37,9 @@ fail; time_ms: time spent in the teacher's ``init`` (frame 0) or ``update``."""
 def trajectory_frame(sequence: Sequence, teacher: str, result: TrackingResult) -> pd.DataFrame:
     """The rows of one (sequence, teacher) trajectory, failed frames holding the last good box."""
     boxes = result.last_good_boxes()
-    overlaps = np.where(np.isnan(sequence.gt_boxes).any(axis=1) | sequence.absent, np.nan, iou(boxes, sequence.gt_boxes))
+    overlaps = np.where(
+        np.isnan(sequence.gt_boxes).any(axis=1) | sequence.absent, np.nan, iou(boxes, sequence.gt_boxes)
+    )
     return pd.DataFrame(
         {
             "dataset": sequence.benchmark,
@@ -86,7 +88,9 @@ class TransferSetStore:
     def read(self, benchmark: str, sequence: str, teacher: str) -> pd.DataFrame:
         path = self.trajectory_file(benchmark, sequence, teacher)
         if not path.is_file():
-            raise DatasetError(f"no trajectory of teacher {teacher} on {benchmark}/{sequence}: {path} is missing")
+            raise DatasetError(
+                f"no trajectory of teacher {teacher} on {benchmark}/{sequence}: {path} is missing"
+            )
         return pd.read_parquet(path)
 
     def read_all(self) -> pd.DataFrame:

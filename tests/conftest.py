@@ -39,8 +39,11 @@ def make_moving_square_sequence(num_frames: int = 40, height: int = 96, width: i
         frames[t, y : y + 20, x : x + 20] = sprite
         boxes[t] = [x, y, 20, 20]
     return Sequence(
-        name=f"square{seed}", frames=InMemoryFrames(frames), gt_boxes=boxes,
-        absent=np.zeros(num_frames, bool), benchmark="test",
+        name=f"square{seed}",
+        frames=InMemoryFrames(frames),
+        gt_boxes=boxes,
+        absent=np.zeros(num_frames, bool),
+        benchmark="test",
     )
 
 

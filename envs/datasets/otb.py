@@ -115,6 +115,10 @@ def _frames_for(
         logger.warning(
             "%s has %d boxes for %d images in %s: using the first %d frames (pass frame_ranges if the boxes "
             "start later)",
-            annotation_file, len(boxes), len(frame_paths), folder, len(boxes),
+            annotation_file,
+            len(boxes),
+            len(frame_paths),
+            folder,
+            len(boxes),
         )
     return frame_paths[: len(boxes)]

@@ -21,7 +21,9 @@ def _parse_options(options: str) -> dict[str, str]:
     for item in filter(None, (part.strip() for part in options.split(","))):
         key, separator, value = item.partition("=")
         if not separator or not key.strip() or not value.strip():
-            raise DatasetError(f"synthetic dataset option {item!r} is not key=value (e.g. videos=20,difficulty=0.5)")
+            raise DatasetError(
+                f"synthetic dataset option {item!r} is not key=value (e.g. videos=20,difficulty=0.5)"
+            )
         pairs[_ALIASES.get(key.strip(), key.strip())] = value.strip()
     return pairs
 

@@ -1,6 +1,6 @@
 """Throughput of the state crop ρ (crops/s), single and batched, at two frame and two crop sizes.
 
-    python -m experiments.benchmarks.bench_crops [--seconds 1.0]
+python -m experiments.benchmarks.bench_crops [--seconds 1.0]
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import pandas as pd
 from envs.crops import crop_regions
 
 
-def crops_per_second(image: np.ndarray, batch: int, crop_size: int, seconds: float, rng: np.random.Generator) -> float:
+def crops_per_second(
+    image: np.ndarray, batch: int, crop_size: int, seconds: float, rng: np.random.Generator
+) -> float:
     height, width = image.shape[:2]
     sizes = rng.uniform(0.05, 0.3, (batch, 2)) * [width, height]
     corners = rng.uniform(0, 1, (batch, 2)) * ([width, height] - sizes)
@@ -31,7 +33,9 @@ def crops_per_second(image: np.ndarray, batch: int, crop_size: int, seconds: flo
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=1.0, help="time spent on each configuration")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # one core per worker is how training runs them
@@ -42,7 +46,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         for crop_size in (64, 128):
             for batch in (1, 64):
                 rate = crops_per_second(image, batch, crop_size, args.seconds, rng)
-                rows.append({"frame": f"{width}x{height}", "crop": crop_size, "batch": batch, "crops/s": round(rate)})
+                rows.append(
+                    {"frame": f"{width}x{height}", "crop": crop_size, "batch": batch, "crops/s": round(rate)}
+                )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     return table

@@ -36,15 +36,25 @@ def steps_per_second(env: TrackingEnv, steps: int, seed: int = 0) -> float:
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--crop-sizes", default="64,128")
-    parser.add_argument("--real", default=f"otb:{DEFAULT_REAL}", help="a <reader>:<path> dataset, or '' to skip")
+    parser.add_argument(
+        "--real", default=f"otb:{DEFAULT_REAL}", help="a <reader>:<path> dataset, or '' to skip"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)  # one core per env runner is how training runs them
-    sources = {"synthetic 320x240": SequenceClipSource(generate_dataset(8, seed=0, config=SyntheticConfig(num_frames=64)))}
+    sources = {
+        "synthetic 320x240": SequenceClipSource(
+            generate_dataset(8, seed=0, config=SyntheticConfig(num_frames=64))
+        )
+    }
     if args.real:
-        sources[f"real ({args.real.split(':')[0]}, jpg from disk)"] = SequenceClipSource(load_dataset(args.real))
+        sources[f"real ({args.real.split(':')[0]}, jpg from disk)"] = SequenceClipSource(
+            load_dataset(args.real)
+        )
     rows = []
     for name, source in sources.items():
         for crop_size in map(int, args.crop_sizes.split(",")):

@@ -34,7 +34,9 @@ def pool_frames_per_second(sequences, teachers, num_actors: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--pool-teachers", default="kcf,csrt,mosse,medianflow")
@@ -53,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
 
     rows = []
     for height, width in [(240, 320), (480, 640)]:
-        videos = generate_dataset(2, seed=1, config=SyntheticConfig(num_frames=args.frames, height=height, width=width))
+        videos = generate_dataset(
+            2, seed=1, config=SyntheticConfig(num_frames=args.frames, height=height, width=width)
+        )
         for name, factory in parse_tracker_specs(args.fps_teachers).items():
             results = [track_sequence(factory(), video) for video in videos]
             update_seconds = sum(result.times[1:].sum() for result in results)

@@ -96,7 +96,9 @@ def test_iou_is_symmetric_and_bounded(a, b):
 
 
 def test_omega_floors_to_the_grid_and_maps_to_minus_one_one():
-    np.testing.assert_allclose(B.omega([0.0, 0.5, 0.6, 0.649, 0.65, 0.999, 1.0]), [-1, 0, 0.2, 0.2, 0.3, 0.9, 1])
+    np.testing.assert_allclose(
+        B.omega([0.0, 0.5, 0.6, 0.649, 0.65, 0.999, 1.0]), [-1, 0, 0.2, 0.2, 0.3, 0.9, 1]
+    )
 
 
 def test_reward_is_minus_one_below_half_iou():
@@ -119,7 +121,9 @@ def test_polygon_becomes_its_enclosing_box():
 
 
 def test_wrong_shapes_are_clear_errors():
-    with pytest.raises(ValueError, match=r"expected boxes of shape \(4,\) or \(\.\.\., 4\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected boxes of shape \(4,\) or \(\.\.\., 4\), got shape \(3,\)"
+    ):
         B.iou([0, 0, 1], [0, 0, 1, 1])
     with pytest.raises(ValueError, match="expected polygons of shape"):
         B.polygon_to_xywh([1, 2, 3, 4])

@@ -71,7 +71,9 @@ def test_writes_into_the_given_output_array():
 def test_state_pairs_hold_previous_then_current_frame():
     previous = np.full((50, 50, 3), 1, dtype=np.uint8)
     current = np.full((50, 50, 3), 2, dtype=np.uint8)
-    pairs = crop_state_pairs([previous, previous], [current, current], [[10, 10, 20, 20], [5, 5, 10, 10]], size=8)
+    pairs = crop_state_pairs(
+        [previous, previous], [current, current], [[10, 10, 20, 20], [5, 5, 10, 10]], size=8
+    )
     assert pairs.shape == (2, 2, 8, 8, 3) and pairs.dtype == np.uint8
     assert (pairs[:, 0] == 1).all() and (pairs[:, 1] == 2).all()
     np.testing.assert_array_equal(crop_state(previous, current, [10, 10, 20, 20], size=8), pairs[0])

@@ -22,7 +22,10 @@ def test_options_choose_the_set_and_the_bare_name_works():
         ("synthetic:videos", "option 'videos' is not key=value"),
         ("synthetic:videos=two", "option videos='two' is not a number"),
         ("synthetic:videos=0", "needs at least 1 video"),
-        ("synthetic:speed=2", "unknown synthetic dataset option 'speed'; known options: videos, seed, frames"),
+        (
+            "synthetic:speed=2",
+            "unknown synthetic dataset option 'speed'; known options: videos, seed, frames",
+        ),
         ("synthetic:difficulty=1.5", "bad synthetic dataset options"),
     ],
 )

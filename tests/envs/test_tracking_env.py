@@ -90,7 +90,9 @@ def test_teacher_info_picks_the_best_teacher_per_frame():
     poor = gt + [6, 0, 0, 0]
     broken = gt.copy()
     broken[2] = np.nan  # teacher "good" fails on frame 2 -> "poor" is the best there
-    source = SequenceClipSource([sequence], teacher_boxes=[{"good": np.where(np.isnan(broken), np.nan, good), "poor": poor}])
+    source = SequenceClipSource(
+        [sequence], teacher_boxes=[{"good": np.where(np.isnan(broken), np.nan, good), "poor": poor}]
+    )
     env = TrackingEnv(source, clip_length=6, crop_size=16)
     _, info = env.reset(seed=0)
     assert info["best_teacher"] == "good" and info["has_teacher"]

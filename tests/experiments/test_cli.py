@@ -15,16 +15,25 @@ DATASET = "synthetic:videos=2,frames=12,seed=3"
 
 def test_evaluate_writes_results_and_a_report_that_matches_the_metrics(tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", "--dataset", DATASET, "--trackers", "identity,mosse,kcf", "--out", str(out)]) == 0
+    assert (
+        main(["evaluate", "--dataset", DATASET, "--trackers", "identity,mosse,kcf", "--out", str(out)]) == 0
+    )
     printed = capsys.readouterr().out
-    assert "tracked 6 (tracker, sequence) pairs" in printed and f"report written to {out / 'report'}" in printed
+    assert (
+        "tracked 6 (tracker, sequence) pairs" in printed and f"report written to {out / 'report'}" in printed
+    )
     sequences = load_dataset(DATASET)
     for name in ["scores.csv", "scores.md", "per_sequence_ao.csv", "success_plot.png", "precision_plot.png"]:
         assert (out / "report" / name).stat().st_size > 0
     table = pd.read_csv(out / "report" / "scores.csv", index_col="tracker")
     assert set(table.index) == {"identity", "mosse", "kcf", "oracle"}
     expected = pool_frames(
-        [score_sequence(read_result(out / "results", s.benchmark, "mosse", s.name).boxes, s.gt_boxes, s.absent) for s in sequences]
+        [
+            score_sequence(
+                read_result(out / "results", s.benchmark, "mosse", s.name).boxes, s.gt_boxes, s.absent
+            )
+            for s in sequences
+        ]
     )
     assert table.loc["mosse", "AO"] == pytest.approx(expected.ao, abs=1e-6)
     assert table.loc["oracle", "AO"] >= table.loc[["mosse", "kcf"], "AO"].max() - 1e-9
@@ -54,7 +63,20 @@ def test_bad_input_gives_clear_errors(tmp_path, capsys):
     assert "evaluation.json not found; is" in capsys.readouterr().err
     main(["evaluate", "--dataset", DATASET, "--trackers", "identity", "--out", str(tmp_path / "e")])
     capsys.readouterr()
-    assert main(["evaluate", "--dataset", "synthetic:videos=1", "--trackers", "identity", "--out", str(tmp_path / "e")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--dataset",
+                "synthetic:videos=1",
+                "--trackers",
+                "identity",
+                "--out",
+                str(tmp_path / "e"),
+            ]
+        )
+        == 2
+    )
     assert f"holds an evaluation of dataset {DATASET!r}, not 'synthetic:videos=1'" in capsys.readouterr().err
 
 

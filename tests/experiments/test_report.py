@@ -18,7 +18,13 @@ def test_oracle_takes_the_best_box_of_each_frame():
 
 
 def _store(root, sequence, name, boxes):
-    write_result(root, sequence.benchmark, name, sequence.name, TrackingResult(boxes, np.zeros(len(boxes)), np.ones(len(boxes), bool)))
+    write_result(
+        root,
+        sequence.benchmark,
+        name,
+        sequence.name,
+        TrackingResult(boxes, np.zeros(len(boxes)), np.ones(len(boxes), bool)),
+    )
 
 
 def test_scores_match_the_metric_functions_and_the_oracle_beats_its_members(tmp_path, moving_square):
@@ -43,7 +49,9 @@ def test_scores_match_the_metric_functions_and_the_oracle_beats_its_members(tmp_
 
 
 def test_markdown_table_layout():
-    table = pd.DataFrame({"AO": [0.5, 0.25], "frames": [10, 20]}, index=pd.Index(["kcf", "csrt"], name="tracker"))
+    table = pd.DataFrame(
+        {"AO": [0.5, 0.25], "frames": [10, 20]}, index=pd.Index(["kcf", "csrt"], name="tracker")
+    )
     assert markdown_table(table).splitlines() == [
         "| tracker | AO | frames |",
         "|---|---:|---:|",

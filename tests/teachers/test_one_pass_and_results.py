@@ -69,7 +69,9 @@ class FailsToInitialise:
 
 def test_identity_tracker_keeps_the_initial_box(moving_square):
     result = track_sequence(IdentityTracker(), moving_square)
-    np.testing.assert_array_equal(result.boxes, np.repeat(moving_square.gt_boxes[:1], len(moving_square), axis=0))
+    np.testing.assert_array_equal(
+        result.boxes, np.repeat(moving_square.gt_boxes[:1], len(moving_square), axis=0)
+    )
     assert result.times.shape == (len(moving_square),) and (result.times >= 0).all()
 
 
@@ -93,7 +95,9 @@ def test_a_tracker_that_cannot_initialise_gets_nan_everywhere_but_frame_zero(mov
 def test_results_round_trip_in_the_got10k_layout(tmp_path):
     boxes = np.array([[1, 2, 3, 4], [np.nan] * 4, [1.5, 2.25, 3.125, 4.0]])
     times = np.array([0.01, 0.002, 0.003])
-    write_result(tmp_path, "OTB", "kcf", "Crossing", TrackingResult(boxes, times, np.array([True, False, True])))
+    write_result(
+        tmp_path, "OTB", "kcf", "Crossing", TrackingResult(boxes, times, np.array([True, False, True]))
+    )
     assert result_file(tmp_path, "OTB", "kcf", "Crossing") == tmp_path / "OTB" / "kcf" / "Crossing.txt"
     assert has_result(tmp_path, "OTB", "kcf", "Crossing")
     back = read_result(tmp_path, "OTB", "kcf", "Crossing")
@@ -116,5 +120,7 @@ def test_missing_and_malformed_results_are_clear_errors(tmp_path):
     path = tmp_path / "OTB" / "kcf" / "Couple.txt"
     path.parent.mkdir(parents=True)
     path.write_text("1,2,3\n")
-    with pytest.raises(DatasetError, match="malformed result file .*Couple.txt: expected 4 values per line, got 3"):
+    with pytest.raises(
+        DatasetError, match="malformed result file .*Couple.txt: expected 4 values per line, got 3"
+    ):
         read_result(tmp_path, "OTB", "kcf", "Couple")

@@ -66,11 +66,23 @@ def test_failing_teachers_are_recorded_and_do_not_stop_the_build(ray_session, vi
 def test_a_killed_build_resumes_without_redoing_finished_work(tmp_path):
     out = tmp_path / "transfer"
     command = [
-        sys.executable, "-m", "experiments.cli", "teachers", "run",
-        "--dataset", "synthetic:videos=6,frames=100,seed=4", "--teachers", "csrt,kcf", "--out", str(out),
-        "--num-cpus", "2",
+        sys.executable,
+        "-m",
+        "experiments.cli",
+        "teachers",
+        "run",
+        "--dataset",
+        "synthetic:videos=6,frames=100,seed=4",
+        "--teachers",
+        "csrt,kcf",
+        "--out",
+        str(out),
+        "--num-cpus",
+        "2",
     ]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(out.rglob("*.parquet"))) < 3:
         time.sleep(0.2)

@@ -182,8 +182,12 @@ def test_clip_placement_does_not_depend_on_the_python_process():
     )
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", script], cwd=REPO_ROOT, env={**os.environ, "PYTHONHASHSEED": hash_seed},
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", script],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for hash_seed in ("1", "2")
     }
@@ -227,7 +231,11 @@ def test_table1_by_hand():
         "A": {0.5: (3, 0.75, 10), 0.6: (2, 0.75, 5), 0.7: (1, 0.8, 5), 0.8: (0, NAN, 0), 0.9: (0, NAN, 0)},
         "B": {0.5: (1, 0.9, 5), 0.6: (1, 0.9, 5), 0.7: (1, 0.9, 5), 0.8: (1, 0.9, 5), 0.9: (0, NAN, 0)},
         "all": {
-            0.5: (4, 0.7875, 15), 0.6: (3, 0.8, 10), 0.7: (2, 0.85, 10), 0.8: (1, 0.9, 5), 0.9: (0, NAN, 0)
+            0.5: (4, 0.7875, 15),
+            0.6: (3, 0.8, 10),
+            0.7: (2, 0.85, 10),
+            0.8: (1, 0.9, 5),
+            0.9: (0, NAN, 0),
         },
     }
     for teacher, per_beta in expected.items():
