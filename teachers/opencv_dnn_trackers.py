@@ -37,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from teachers.opencv_trackers import OpenCVTracker, _integer_rect, _to_bgr
+from teachers.opencv_trackers import OpenCVTracker
 
 
 @dataclass(frozen=True)
@@ -184,16 +184,14 @@ class DNNTracker(OpenCVTracker):
     """
 
     def __init__(self, kind: str, model_files: Mapping[str, str | Path], name: str | None = None):
-        # Not super().__init__(): its kind check knows only the classic trackers. These are its attributes.
-        self._spec = _spec(kind)
-        self.kind = kind
-        self.name = name or kind
+        super().__init__(kind, name)
         self.model_files = find_model_files(kind, **model_files)
-        self.last_ok = False
         self.last_score = float("nan")
-        self._tracker = None
-        self._box: np.ndarray | None = None
         self._check_models()
+
+    def _checked_kind(self, kind: str) -> str:
+        self._spec = _spec(kind)
+        return kind
 
     def _model_error(self, error: cv2.error) -> ValueError:
         # OpenCV's message may not name the file (an empty one fails an assertion), so find it ourselves.
@@ -227,21 +225,7 @@ class DNNTracker(OpenCVTracker):
 
     def init(self, image: np.ndarray, box) -> None:
         """Start tracking ``box`` (float ``[x, y, w, h]``) in the RGB ``image``; call again for each video."""
-        # OpenCVTracker.init with _new_cv2_tracker in place of its factory table; once OpenCVTracker asks a
-        # _new_cv2_tracker hook itself, this override can go.
-        box = np.asarray(box, dtype=np.float64).reshape(-1)
-        if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
-            raise ValueError(
-                f"{self.name}: the initial box must be a finite [x, y, w, h] with positive width and height, "
-                f"got {box.tolist()}"
-            )
-        bgr = _to_bgr(image)
-        rect = _integer_rect(box, bgr.shape[:2])
-        self._tracker = self._new_cv2_tracker()
-        if self._tracker.init(bgr, rect) is False:
-            raise RuntimeError(f"{self.name}: OpenCV refused to initialise on box {rect}")
-        self._box = box.copy()
-        self.last_ok = True
+        super().init(image, box)
         self.last_score = float("nan")
 
     def update(self, image: np.ndarray) -> np.ndarray:

@@ -85,11 +85,17 @@ class OpenCVTracker:
     """
 
     def __init__(self, kind: str, name: str | None = None):
-        self.kind = _check_kind(kind)
+        self.kind = self._checked_kind(kind)
         self.name = name or kind
         self.last_ok = False
         self._tracker = None
         self._box: np.ndarray | None = None
+
+    def _checked_kind(self, kind: str) -> str:
+        return _check_kind(kind)
+
+    def _new_cv2_tracker(self):
+        return _FACTORIES[self.kind]()
 
     def init(self, image: np.ndarray, box) -> None:
         """Start tracking ``box`` (float ``[x, y, w, h]``) in the RGB ``image``; call again for each video."""
@@ -102,7 +108,7 @@ class OpenCVTracker:
         bgr = _to_bgr(image)
         rect = _integer_rect(box, bgr.shape[:2])
         # A new cv2 object every time: a re-initialised OpenCV tracker may keep state from the last video.
-        self._tracker = _FACTORIES[self.kind]()
+        self._tracker = self._new_cv2_tracker()
         # Legacy trackers return a bool, the others None; only an explicit False means failure.
         if self._tracker.init(bgr, rect) is False:
             raise RuntimeError(f"{self.name}: OpenCV refused to initialise on box {rect}")
