@@ -83,7 +83,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     ran = evaluate_trackers(sequences, factories, out / "results", workers=args.workers)
     print(f"tracked {ran} (tracker, sequence) pairs in {time.perf_counter() - started:.1f} s")
-    _report(out, {**manifest, "trackers": trackers})
+    _report(out, manifest)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -121,6 +121,8 @@ def cmd_teachers_run(args: argparse.Namespace) -> None:
     )
     for sequence_name, teacher in report.failed:
         print(f"  recorded as failed: teacher {teacher} on {sequence_name} (it crashed its actor twice)")
+    for sequence_name, teacher, message in report.bad_input:
+        print(f"  not stored (bad input, fix it and re-run): teacher {teacher} on {sequence_name}: {message}")
     pool.shutdown()
     _print_transfer_set_stats(store.root)
 
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--dataset",
         default="synthetic",
-        help="'synthetic' (the embedded default; options as synthetic:videos=20,frames=100,difficulty=0.5,seed=0) "
+        help="'synthetic' (the embedded default; options as synthetic:videos=40,frames=100,difficulty=0.5,seed=0) "
         "or <reader>:<path> with reader one of otb, vot, uav123, uav123_10fps, got10k, lasot, folder, video",
     )
     evaluate.add_argument(

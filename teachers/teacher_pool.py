@@ -9,6 +9,8 @@ Failures, from mildest to worst:
 - a frame on which the teacher raises, reports failure, or returns a NaN or zero-size box is recorded as
   failed (``ok = False``, the last good box kept) by :func:`teachers.one_pass.track_sequence`, and the
   run goes on;
+- a video with bad input (a missing or unreadable frame) is skipped with a logged error naming the file,
+  and nothing is stored for it, so that a re-run after the data is fixed picks it up;
 - a teacher that kills its actor (a segfault inside OpenCV, an out-of-memory kill) is retried once on a
   fresh actor; if it kills that one too, the pair is recorded as failed for that video (every frame after
   the first ``ok = False``, boxes frozen at the initial box) and the build goes on.
@@ -24,10 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import ray
-from ray.exceptions import ActorDiedError, RayActorError
+from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 from tqdm import tqdm
 
-from envs.sequence import Sequence
+from envs.sequence import DatasetError, Sequence
 from teachers.one_pass import TrackingResult, track_sequence
 from teachers.transfer_store import TransferSetStore, trajectory_frame
 
@@ -54,11 +56,19 @@ class TeacherActor:
 
 @dataclass(frozen=True)
 class PoolReport:
-    """What a build did: pairs run now, pairs skipped as already stored, pairs recorded as failed."""
+    """What a build did, counted in (video, teacher) pairs.
+
+    Attributes:
+        ran: Pairs tracked and stored now (failed ones included).
+        skipped: Pairs already stored, not run again.
+        failed: ``(video, teacher)`` pairs stored as failed because the teacher crashed its actor twice.
+        bad_input: ``(video, teacher, message)`` for pairs not stored because the video could not be read.
+    """
 
     ran: int
     skipped: int
     failed: list[tuple[str, str]]
+    bad_input: list[tuple[str, str, str]]
 
 
 def failed_video_result(sequence: Sequence) -> TrackingResult:
@@ -121,6 +131,7 @@ class TeacherPool:
         jobs_left = {id(s): sum(1 for p, _ in pending if p is s) for s in sequences}
         crashes: dict[tuple[str, str], int] = {}
         failed: list[tuple[str, str]] = []
+        bad_input: list[tuple[str, str, str]] = []
         in_flight: dict[ray.ObjectRef, tuple[int, Sequence, str]] = {}
         idle = list(range(len(self.actors)))
 
@@ -141,6 +152,15 @@ class TeacherPool:
                 key = (sequence.name, name)
                 try:
                     result = ray.get(done)
+                except RayTaskError as error:
+                    idle.append(actor_index)
+                    if not isinstance(error.cause, DatasetError):
+                        raise error.cause from None  # a bug, not bad data: surface it as itself
+                    logger.error("skipping %s for teacher %s: %s", sequence.name, name, error.cause)
+                    bad_input.append((sequence.name, name, str(error.cause)))
+                    self._release(jobs_left, sequence_refs, sequence)
+                    progress.update()
+                    continue
                 except (RayActorError, ActorDiedError) as error:
                     crashes[key] = crashes.get(key, 0) + 1
                     logger.warning(
@@ -166,12 +186,19 @@ class TeacherPool:
                 else:
                     idle.append(actor_index)
                 store.write(trajectory_frame(sequence, name, result))
-                jobs_left[id(sequence)] -= 1
-                if jobs_left[id(sequence)] == 0:
-                    del sequence_refs[id(sequence)]
+                self._release(jobs_left, sequence_refs, sequence)
                 progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
                 progress.update()
-        return PoolReport(ran=total, skipped=skipped, failed=failed)
+        return PoolReport(ran=total - len(bad_input), skipped=skipped, failed=failed, bad_input=bad_input)
+
+    @staticmethod
+    def _release(
+        jobs_left: dict[int, int], sequence_refs: dict[int, ray.ObjectRef], sequence: Sequence
+    ) -> None:
+        """Count a video's job as done, dropping the video from the object store after its last job."""
+        jobs_left[id(sequence)] -= 1
+        if jobs_left[id(sequence)] == 0:
+            del sequence_refs[id(sequence)]
 
     def shutdown(self) -> None:
         for actor in self.actors:

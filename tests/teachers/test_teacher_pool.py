@@ -99,3 +99,26 @@ def test_a_killed_build_resumes_without_redoing_finished_work(tmp_path):
     assert len(list(out.rglob("*.parquet"))) == 12
     assert not list(out.rglob("*.tmp")), "no temporary file may be left visible as a result"
     assert len(TransferSetStore(out).read_all()) == 12 * 100
+
+
+def test_an_unreadable_frame_skips_that_video_with_a_logged_error(ray_session, videos, tmp_path, caplog):
+    import cv2
+
+    from envs.sequence import ImageFiles, Sequence
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    paths = []
+    for index, frame in enumerate(videos[0].frames.array[:10]):
+        paths.append(folder / f"{index:04d}.jpg")
+        cv2.imwrite(str(paths[-1]), frame[..., ::-1])
+    paths[6].write_bytes(b"not a jpeg")
+    broken = Sequence("broken", ImageFiles(paths), videos[0].gt_boxes[:10], videos[0].absent[:10], "test")
+    store = TransferSetStore(tmp_path / "store")
+    report = TeacherPool(num_actors=2).build(
+        [broken, videos[1]], {"kcf": functools.partial(make_tracker, "kcf")}, store, show_progress=False
+    )
+    assert report.ran == 1 and report.bad_input[0][:2] == ("broken", "kcf")
+    assert "unreadable frame" in report.bad_input[0][2] and "0006.jpg" in report.bad_input[0][2]
+    assert "skipping broken for teacher kcf" in caplog.text
+    assert not store.has("test", "broken", "kcf") and store.has("test", videos[1].name, "kcf")
