@@ -136,7 +136,7 @@ def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips:
         k: v for k, v in {"clip_length": clip_length, "clips_per_trajectory": clips}.items() if v is not None
     }
     print(f"\ntransfer set {root}: {rows[['dataset', 'sequence']].drop_duplicates().shape[0]} videos\n")
-    print(table1(rows, **options).to_string())
+    print(table1(rows, **options).to_string(float_format=lambda value: f"{value:.3f}"))
 
 
 def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
