@@ -1,1 +1,2 @@
-"""Cluster launch configs and job submission (built in step 6)."""
+"""Running on Ray: starting or joining a cluster (``ray_runtime``); launch configs and job submission come
+in step 6."""

@@ -60,7 +60,7 @@ class TrackingEnv(gym.Env):
 
     ## Info
 
-    Every ``reset`` and ``step`` returns an ``info`` describing the state it returns together with,
+    Every ``reset`` and ``step`` returns an ``info`` about the observation it returns, that is about
     the state the next action will be taken in (RLlib stores infos aligned with observations):
 
     - ``box``: ``b_{t-1}``, the box the crops are centred on (float32 ``(4,)``).
