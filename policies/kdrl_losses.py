@@ -1,0 +1,265 @@
+"""Pure torch loss terms of the KD-RL student (knowledge distillation + actor-critic).
+
+These functions know nothing about RLlib: a Learner's ``compute_loss_for_module`` only has to wire
+batch columns into them, and every term can be checked on a hand-made batch (STYLE.md).
+
+Shapes follow RLlib's learner layout: every column is ``[B, T]`` (``[B, T, 4]`` for actions), rows are
+right-padded, and ``loss_mask[b, t]`` is True on real steps and False on padding.
+
+Terms (sums run over valid steps ``t`` of every row ``b``):
+
+* Distillation (distilling students), L1 towards the best teacher's action, kept only where the
+  teacher's reward strictly beats the student's::
+
+      L_KD = Σ_t m_t · Σ_d |a_t^(T)[d] − μ(s_t)[d]|,   m_t = [r_t^(T) > r_t^(S)] · loss_mask_t
+
+  plus an explicit L2 penalty ``½·wd·Σ‖θ‖²`` (weight decay 1e-4 applies to this term only, so it
+  cannot be left to the optimiser; RLLIB-NOTES "Learner and connectors").
+* Exploration distribution (autonomous students): ``N(μ, σ)`` with ``σ = |μ − a_gt|`` (not learned,
+  clamped ≥ ``min_sigma``); the log-probability only sends gradient into μ.
+* n-step returns, backwards in each row: ``R_t = r_t + γ·R_{t+1}``; restart after a terminated step;
+  the last valid step bootstraps from ``v(s_{last+1})``.
+* Advantage actor-critic, n-step advantage ``A_t = R_t − v(s_t)`` (detached)::
+
+      L_π = −Σ_t log π(a_t|s_t) · A_t,   L_v = Σ_t ½ (R_t − v(s_t))²,   L_RL = rl_scale · (L_π + L_v)
+
+  SPEC writes the one-step advantage ``r_t + γ v(s_{t+1}) − v(s_t)`` in L_π but n-step returns in L_v.
+  We use ``R_t − v(s_t)`` in both, as A3C does over t_max-step segments (Mnih et al. 2016, Alg. S3);
+  the one-step form is the special case t_max = 1, and using one return for both terms keeps the actor
+  and the critic consistent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ActorCriticLoss",
+    "DistillationLoss",
+    "actor_critic_loss",
+    "autonomous_sigma",
+    "gaussian_log_prob",
+    "l2_penalty",
+    "masked_l1_distillation",
+    "n_step_returns",
+]
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class DistillationLoss(NamedTuple):
+    """Result of :func:`masked_l1_distillation`."""
+
+    loss: Tensor
+    """Scalar L1 distillation loss (differentiable w.r.t. μ)."""
+    mask_rate: Tensor
+    """Scalar, no gradient: fraction of valid steps where the teacher beat the student (m_t = 1)."""
+
+
+class ActorCriticLoss(NamedTuple):
+    """Result of :func:`actor_critic_loss`; unpacks as ``(total, policy_loss, value_loss)``."""
+
+    total: Tensor
+    """``rl_scale · (policy_loss + value_loss)``."""
+    policy_loss: Tensor
+    """Unscaled ``L_π``."""
+    value_loss: Tensor
+    """Unscaled ``L_v``."""
+
+
+def masked_l1_distillation(
+    mu: Tensor,
+    teacher_action: Tensor,
+    teacher_reward: Tensor,
+    student_reward: Tensor,
+    loss_mask: Tensor,
+    reduction: Literal["sum", "mean_over_steps"] = "sum",
+) -> DistillationLoss:
+    """Masked L1 distillation ``Σ_t m_t · Σ_d |a_t^(T)[d] − μ_t[d]|``.
+
+    Args:
+        mu: ``[B, T, 4]`` student mean action μ(s_t).
+        teacher_action: ``[B, T, 4]`` best teacher's action a_t^(T); detached (a fixed target).
+        teacher_reward: ``[B, T]`` reward of the teacher's action against the ground truth.
+        student_reward: ``[B, T]`` reward of the student's action against the ground truth.
+        loss_mask: ``[B, T]`` bool, True on real steps, False on padding.
+        reduction: ``"sum"`` (SPEC's formula; the learner may normalise it) or ``"mean_over_steps"``
+            (the sum divided by the number of valid steps, at least 1).
+
+    Returns:
+        :class:`DistillationLoss` ``(loss, mask_rate)``, both scalars. ``m_t = 1`` only where the
+        teacher's reward is STRICTLY greater (a tie keeps the student's action) and the step is valid.
+    """
+    valid = loss_mask.bool()
+    m = (teacher_reward > student_reward) & valid
+    per_step = (teacher_action.detach() - mu).abs().sum(dim=-1)
+    # `where` rather than a product: padded steps may hold garbage (even NaN) and must not leak.
+    loss = torch.where(m, per_step, torch.zeros_like(per_step)).sum()
+    n_valid = valid.sum().clamp(min=1)
+    if reduction == "mean_over_steps":
+        loss = loss / n_valid
+    elif reduction != "sum":
+        raise ValueError(f"unknown reduction {reduction!r}")
+    mask_rate = m.sum().to(per_step.dtype) / n_valid
+    return DistillationLoss(loss=loss, mask_rate=mask_rate.detach())
+
+
+def autonomous_sigma(mu: Tensor, gt_action: Tensor, min_sigma: float = 1e-3) -> Tensor:
+    """Exploration std ``σ = max(|μ − a_gt|, min_sigma)``, not learned (no gradient).
+
+    Args:
+        mu: ``[..., 4]`` student mean action (e.g. ``[B, T, 4]``); detached here.
+        gt_action: same shape, the ground-truth action φ(g_t, b_{t-1}).
+        min_sigma: floor that keeps the density finite when μ equals the ground-truth action.
+
+    Returns:
+        ``[..., 4]`` σ, wide when μ is far from the ground truth and narrow when close.
+    """
+    return (mu.detach() - gt_action.detach()).abs().clamp(min=min_sigma)
+
+
+def gaussian_log_prob(actions: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
+    """Diagonal Normal log density, summed over the action dims.
+
+    Equals ``Normal(mu, sigma).log_prob(actions).sum(-1)``, but only μ receives gradient: σ is a
+    function of μ (see :func:`autonomous_sigma`) yet is not a learned quantity, and the actions are
+    sampled data.
+
+    Args:
+        actions: ``[B, T, 4]`` actions taken.
+        mu: ``[B, T, 4]`` student mean action.
+        sigma: ``[B, T, 4]`` std, > 0; detached here.
+
+    Returns:
+        ``[B, T]`` log π(a_t | s_t).
+    """
+    sigma = sigma.detach()
+    z = (actions.detach() - mu) / sigma
+    return (-0.5 * z.pow(2) - sigma.log() - _HALF_LOG_2PI).sum(dim=-1)
+
+
+def _valid_mask(rewards: Tensor, loss_mask: Tensor | None, seq_lens: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``([B, T] bool valid-step mask, [B] long number of valid steps)`` for right-padded rows."""
+    B, T = rewards.shape
+    if loss_mask is not None and seq_lens is not None:
+        raise ValueError("pass loss_mask or seq_lens, not both")
+    if loss_mask is not None:
+        valid = loss_mask.bool()
+        return valid, valid.sum(dim=1)
+    if seq_lens is None:
+        seq_lens = torch.full((B,), T, dtype=torch.long, device=rewards.device)
+    seq_lens = seq_lens.to(device=rewards.device, dtype=torch.long)
+    valid = torch.arange(T, device=rewards.device).unsqueeze(0) < seq_lens.unsqueeze(1)
+    return valid, seq_lens
+
+
+def n_step_returns(
+    rewards: Tensor,
+    values: Tensor,
+    terminateds: Tensor,
+    bootstrap_value: Tensor | None,
+    gamma: float = 1.0,
+    *,
+    loss_mask: Tensor | None = None,
+    seq_lens: Tensor | None = None,
+) -> Tensor:
+    """Discounted n-step returns, computed backwards inside each row.
+
+    Conventions (all ``[B, T]`` unless stated):
+        * ``values[b, t] = v(s_t)``;
+        * ``rewards[b, t]`` = reward received after acting in ``s_t``;
+        * ``terminateds[b, t]`` = the episode ended after that action (bool or 0/1);
+        * ``bootstrap_value[b]`` (``[B]``) = ``v(s_{last+1})``, the state after the row's last valid step.
+
+    Recursion: ``R_t = r_t + γ·R_{t+1}``, where ``R_{t+1}`` is replaced by ``bootstrap_value`` at the
+    last valid step and by 0 when ``terminateds[b, t]`` (so the return restarts there and nothing past
+    a terminal, bootstrap included, leaks before it). Padded steps get ``R_t = 0``.
+
+    Right padding is given by ``loss_mask`` ``[B, T]`` or ``seq_lens`` ``[B]`` (neither: all valid).
+
+    ``bootstrap_value=None`` reads RLlib's layout after ``AddOneTsToEpisodesAndTruncate``: the row's
+    last position ``seq_lens − 1`` is the extra bootstrap step, its value ``values[b, seq_lens − 1]`` is
+    the bootstrap and that position itself is not a valid step (its return is 0). Otherwise ``values``
+    is only used for its device/shape.
+
+    Returns:
+        ``[B, T]`` returns, detached (they are regression targets).
+    """
+    B, T = rewards.shape
+    valid, lens = _valid_mask(rewards, loss_mask, seq_lens)
+    if bootstrap_value is None:
+        last = (lens - 1).clamp(min=0)
+        bootstrap_value = values.detach().gather(1, last.unsqueeze(1)).squeeze(1)
+        valid = valid & (torch.arange(T, device=rewards.device).unsqueeze(0) < last.unsqueeze(1))
+        lens = last
+    rewards = rewards.detach()
+    bootstrap_value = bootstrap_value.detach().to(rewards.dtype)
+    not_done = 1.0 - terminateds.to(rewards.dtype)
+    zero = torch.zeros_like(bootstrap_value)
+    returns = torch.zeros_like(rewards)
+    carry = zero
+    for t in range(T - 1, -1, -1):
+        nxt = torch.where(lens - 1 == t, bootstrap_value, carry)
+        r_t = rewards[:, t] + gamma * not_done[:, t] * nxt
+        carry = torch.where(valid[:, t], r_t, zero)
+        returns[:, t] = carry
+    return returns
+
+
+def actor_critic_loss(
+    log_probs: Tensor,
+    values: Tensor,
+    returns: Tensor,
+    loss_mask: Tensor,
+    rl_scale: float = 1e-3,
+) -> ActorCriticLoss:
+    """Advantage actor-critic loss with the n-step advantage ``A_t = R_t − v(s_t)``.
+
+    ``L_π = −Σ_t log π(a_t|s_t)·A_t`` with A detached (the actor must not train the critic),
+    ``L_v = Σ_t ½ (R_t − v(s_t))²`` with R detached, ``total = rl_scale·(L_π + L_v)``. Sums over the
+    valid steps. See the module docstring for why n-step and not SPEC's one-step advantage.
+
+    Args:
+        log_probs: ``[B, T]`` log π(a_t|s_t) (e.g. from :func:`gaussian_log_prob`).
+        values: ``[B, T]`` v(s_t).
+        returns: ``[B, T]`` R_t (e.g. from :func:`n_step_returns`).
+        loss_mask: ``[B, T]`` bool, True on real steps.
+        rl_scale: SPEC's 1e-3 factor on ``(L_π + L_v)``.
+
+    Returns:
+        :class:`ActorCriticLoss` ``(total, policy_loss, value_loss)``, scalars; the parts are unscaled.
+    """
+    valid = loss_mask.bool()
+    returns = returns.detach()
+    advantages = (returns - values).detach()
+    zero = torch.zeros_like(log_probs)
+    policy_loss = -torch.where(valid, log_probs * advantages, zero).sum()
+    value_loss = torch.where(valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
+    return ActorCriticLoss(rl_scale * (policy_loss + value_loss), policy_loss, value_loss)
+
+
+def l2_penalty(parameters: Iterable[Tensor], weight_decay: float = 1e-4) -> Tensor:
+    """Explicit weight decay ``½·wd·Σ_θ ‖θ‖²``.
+
+    The ½ makes the gradient exactly ``wd·θ``, the same as an optimiser's ``weight_decay=wd``; it is
+    explicit because the decay applies to the distillation term only (one optimiser per module).
+
+    Args:
+        parameters: tensors of any shape (e.g. ``module.parameters()``).
+        weight_decay: wd.
+
+    Returns:
+        Scalar penalty (0 when there are no parameters).
+    """
+    total: Tensor | None = None
+    for p in parameters:
+        sq = p.pow(2).sum()
+        total = sq if total is None else total + sq
+    if total is None:
+        return torch.zeros(())
+    return 0.5 * weight_decay * total

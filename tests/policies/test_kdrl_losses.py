@@ -1,0 +1,202 @@
+"""Hand-computed checks of every KD-RL loss term (policies/kdrl_losses.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from policies.kdrl_losses import (
+    actor_critic_loss,
+    autonomous_sigma,
+    gaussian_log_prob,
+    l2_penalty,
+    masked_l1_distillation,
+    n_step_returns,
+)
+
+# --- masked L1 distillation -------------------------------------------------------------------
+
+
+def _kd_batch() -> dict[str, torch.Tensor]:
+    # Row 0: m = [1, 0 (tie), 1]; row 1: m = [1, 0 (student better), 0 (padding)].
+    # |a^T - mu| summed over dims: row 0 -> [4, 1, 0.5], row 1 -> [1, 3, 20].
+    mu = torch.tensor(
+        [
+            [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.5, 0.0, 0.0, 0.0]],
+            [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]],
+        ],
+        requires_grad=True,
+    )
+    teacher_action = torch.tensor(
+        [
+            [[1.0, 2.0, 0.5, -0.5], [1.0, 1.0, 1.0, 2.0], [0.0, 0.0, 0.0, 0.0]],
+            [[0.1, 0.2, 0.3, 0.4], [3.0, 0.0, 0.0, 0.0], [5.0, 5.0, 5.0, 5.0]],
+        ],
+        requires_grad=True,
+    )
+    return {
+        "mu": mu,
+        "teacher_action": teacher_action,
+        "teacher_reward": torch.tensor([[0.9, 0.5, 0.7], [0.8, 0.1, 0.9]]),
+        "student_reward": torch.tensor([[0.1, 0.5, 0.2], [0.2, 0.3, 0.0]]),
+        "loss_mask": torch.tensor([[True, True, True], [True, True, False]]),
+    }
+
+
+def test_masked_l1_matches_hand_computation() -> None:
+    batch = _kd_batch()
+    loss, mask_rate = masked_l1_distillation(**batch)
+    # 4 (row 0, step 0) + 0.5 (row 0, step 2) + 1 (row 1, step 0)
+    assert loss.item() == pytest.approx(5.5)
+    assert mask_rate.item() == pytest.approx(3 / 5)  # 3 steps with m = 1 out of 5 valid
+    mean = masked_l1_distillation(**batch, reduction="mean_over_steps").loss
+    assert mean.item() == pytest.approx(5.5 / 5)
+
+
+def test_masked_l1_gradient_only_on_masked_steps_and_not_into_teacher() -> None:
+    batch = _kd_batch()
+    loss = masked_l1_distillation(**batch).loss
+    (grad_mu,) = torch.autograd.grad(loss, batch["mu"])
+    # d|a - mu|/dmu = -sign(a - mu) on steps with m = 1.
+    assert torch.equal(grad_mu[0, 0], torch.tensor([-1.0, -1.0, -1.0, 1.0]))
+    assert torch.equal(grad_mu[0, 2], torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    for b, t in [(0, 1), (1, 1), (1, 2)]:
+        assert torch.equal(grad_mu[b, t], torch.zeros(4))
+    assert loss.grad_fn is not None
+    (grad_teacher,) = torch.autograd.grad(
+        masked_l1_distillation(**batch).loss, batch["teacher_action"], allow_unused=True
+    )
+    assert grad_teacher is None or torch.equal(grad_teacher, torch.zeros_like(grad_teacher))
+
+
+def test_masked_l1_zero_mask_gives_zero_gradient() -> None:
+    batch = _kd_batch()
+    batch["teacher_reward"] = batch["student_reward"].clone()  # ties everywhere -> m = 0
+    loss, mask_rate = masked_l1_distillation(**batch)
+    (grad_mu,) = torch.autograd.grad(loss, batch["mu"])
+    assert loss.item() == 0.0
+    assert mask_rate.item() == 0.0
+    assert torch.equal(grad_mu, torch.zeros_like(grad_mu))
+
+
+# --- sigma and Gaussian log-probability ------------------------------------------------------
+
+
+def test_gaussian_log_prob_matches_torch_normal_and_sigma_gets_no_gradient() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(2, 3, 4, generator=gen, requires_grad=True)
+    gt = torch.randn(2, 3, 4, generator=gen)
+    sigma = autonomous_sigma(mu, gt)
+    actions = torch.randn(2, 3, 4, generator=gen)
+    logp = gaussian_log_prob(actions, mu, sigma)
+    assert logp.shape == (2, 3)
+    expected = torch.distributions.Normal(mu.detach(), sigma).log_prob(actions).sum(-1)
+    torch.testing.assert_close(logp, expected)
+    assert not sigma.requires_grad
+
+    # Only mu receives gradient, even if sigma is built from a leaf that requires grad.
+    sigma_leaf = sigma.clone().requires_grad_(True)
+    logp = gaussian_log_prob(actions, mu, sigma_leaf)
+    grad_mu, grad_sigma = torch.autograd.grad(logp.sum(), [mu, sigma_leaf], allow_unused=True)
+    assert grad_sigma is None
+    torch.testing.assert_close(grad_mu, (actions - mu.detach()) / sigma**2)
+
+
+def test_autonomous_sigma_values_and_clamp() -> None:
+    mu = torch.tensor([[[0.0, 1.0, -2.0, 0.5]]], requires_grad=True)
+    gt = torch.tensor([[[0.0, 3.0, 1.0, 0.5]]])
+    sigma = autonomous_sigma(mu, gt, min_sigma=1e-3)
+    assert torch.equal(sigma, torch.tensor([[[1e-3, 2.0, 3.0, 1e-3]]]))
+    assert not sigma.requires_grad
+
+
+# --- n-step returns ---------------------------------------------------------------------------
+
+
+def test_n_step_returns_gamma_one_with_terminals_padding_and_bootstrap() -> None:
+    rewards = torch.tensor(
+        [
+            [1.0, 2.0, 3.0, 4.0],  # terminal at t = 1
+            [1.0, 1.0, 1.0, 1.0],  # terminal at its last step
+            [1.0, 2.0, 99.0, 99.0],  # 2 valid steps, then padding
+            [0.0, 0.0, 0.0, 1.0],  # plain bootstrap
+        ]
+    )
+    terminateds = torch.tensor(
+        [
+            [False, True, False, False],
+            [False, False, False, True],
+            [False, False, True, True],  # garbage on padding must not matter
+            [False, False, False, False],
+        ]
+    )
+    bootstrap = torch.tensor([10.0, 100.0, 5.0, 2.0])
+    values = torch.zeros(4, 4)
+    seq_lens = torch.tensor([4, 4, 2, 4])
+    expected = torch.tensor(
+        [
+            [3.0, 2.0, 17.0, 14.0],  # R3 = 4 + 10, R2 = 3 + 14, R1 = 2 (restart), R0 = 1 + 2
+            [4.0, 3.0, 2.0, 1.0],  # no bootstrap after the terminal
+            [8.0, 7.0, 0.0, 0.0],  # R1 = 2 + 5 (bootstrap at last valid step), padding = 0
+            [3.0, 3.0, 3.0, 3.0],
+        ]
+    )
+    out = n_step_returns(rewards, values, terminateds, bootstrap, gamma=1.0, seq_lens=seq_lens)
+    torch.testing.assert_close(out, expected)
+    loss_mask = torch.arange(4).unsqueeze(0) < seq_lens.unsqueeze(1)
+    out_mask = n_step_returns(rewards, values, terminateds, bootstrap, gamma=1.0, loss_mask=loss_mask)
+    torch.testing.assert_close(out_mask, expected)
+
+
+def test_n_step_returns_discounted() -> None:
+    rewards = torch.tensor([[1.0, 2.0]])
+    out = n_step_returns(
+        rewards, torch.zeros(1, 2), torch.zeros(1, 2, dtype=torch.bool), torch.tensor([4.0]), 0.5
+    )
+    # R1 = 2 + 0.5 * 4 = 4, R0 = 1 + 0.5 * 4 = 3
+    torch.testing.assert_close(out, torch.tensor([[3.0, 4.0]]))
+
+
+def test_n_step_returns_rllib_layout_bootstraps_from_values_at_last_position() -> None:
+    # Row: two real steps plus RLlib's extra bootstrap step at position seq_lens - 1 = 2.
+    rewards = torch.tensor([[1.0, 2.0, 0.0, 0.0]])
+    values = torch.tensor([[0.5, 0.5, 6.0, 0.0]])
+    terminateds = torch.zeros(1, 4, dtype=torch.bool)
+    out = n_step_returns(rewards, values, terminateds, None, seq_lens=torch.tensor([3]))
+    torch.testing.assert_close(out, torch.tensor([[9.0, 8.0, 0.0, 0.0]]))
+
+
+# --- actor-critic -----------------------------------------------------------------------------
+
+
+def test_actor_critic_loss_matches_hand_computation() -> None:
+    log_probs = torch.tensor([[-1.0, -3.0, -5.0]], requires_grad=True)
+    values = torch.tensor([[1.0, 2.0, 0.0]], requires_grad=True)
+    returns = torch.tensor([[3.0, 1.0, 7.0]])
+    loss_mask = torch.tensor([[True, True, False]])
+    total, policy_loss, value_loss = actor_critic_loss(log_probs, values, returns, loss_mask, rl_scale=1e-3)
+    # A = [2, -1]; L_pi = -(-1 * 2 + -3 * -1) = -1; L_v = 0.5 * 4 + 0.5 * 1 = 2.5
+    assert policy_loss.item() == pytest.approx(-1.0)
+    assert value_loss.item() == pytest.approx(2.5)
+    assert total.item() == pytest.approx(1e-3 * 1.5)
+
+    # The advantage is detached: the policy term sends no gradient into the critic.
+    (grad_v_from_pi,) = torch.autograd.grad(policy_loss, values, retain_graph=True, allow_unused=True)
+    assert grad_v_from_pi is None or torch.equal(grad_v_from_pi, torch.zeros_like(values))
+    grad_lp, grad_v = torch.autograd.grad(policy_loss + value_loss, [log_probs, values])
+    torch.testing.assert_close(grad_lp, torch.tensor([[-2.0, 1.0, 0.0]]))  # -A, zero on padding
+    torch.testing.assert_close(grad_v, torch.tensor([[-2.0, 1.0, 0.0]]))  # -(R - v)
+
+
+# --- L2 penalty --------------------------------------------------------------------------------
+
+
+def test_l2_penalty_by_hand() -> None:
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    b = torch.tensor([[3.0], [-1.0]], requires_grad=True)
+    penalty = l2_penalty([a, b], weight_decay=0.1)
+    assert penalty.item() == pytest.approx(0.5 * 0.1 * (1 + 4 + 9 + 1))
+    grad_a, grad_b = torch.autograd.grad(penalty, [a, b])
+    torch.testing.assert_close(grad_a, 0.1 * a.detach())  # gradient is exactly wd * theta
+    torch.testing.assert_close(grad_b, 0.1 * b.detach())
+    assert l2_penalty([]).item() == 0.0
