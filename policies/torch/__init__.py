@@ -1,0 +1,1 @@
+"""Torch RLModules for the student network."""

@@ -1,0 +1,122 @@
+"""The student network as a stateful RLlib (new API stack) ``TorchRLModule`` with a value function.
+
+Batch layout (RLlib adds the time dim for stateful modules): ``Columns.OBS`` is uint8
+``(B, T, 2, S, S, 3)`` (normalisation happens inside :class:`policies.student_model.StudentNetwork`),
+``Columns.STATE_IN`` is ``{"h": (B, H), "c": (B, H)}``; ``get_initial_state()`` is unbatched ``(H,)``.
+
+Action distribution: RLlib's default diagonal Gaussian for a Box action space (``TorchDiagGaussian``),
+fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of SPEC (KD-RL):
+
+- when the batch carries the ground-truth action column :data:`GT_ACTION` (``(B, T, 4)``),
+  ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
+  ground truth, and the detach keeps σ out of the gradient (it is a schedule, not a learnt output);
+- without it (deployment, plain inference) σ = ``MIN_SIGMA``: near-deterministic, sampling returns μ to
+  within 1e-3, and the log-probabilities stay finite.
+
+A module-to-env connector cannot set σ (the action is sampled before custom pieces run), which is why σ
+is computed here, where both runner and learner compute it the same way (see RLLIB-NOTES).
+
+``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
+``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
+``"lstm_width"``. RLlib itself reads ``"max_seq_len"``, which must be at least
+``rollout_fragment_length + 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, is_dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.utils.annotations import override
+
+from policies.student_model import StudentNetwork, StudentPreset, preset
+
+__all__ = ["DEFAULT_PRESET", "GT_ACTION", "MIN_SIGMA", "StudentTorchRLModule", "student_config"]
+
+GT_ACTION = "gt_action"
+"""Batch column with the ground-truth action ``(B, T, 4)``; when present it sets σ (see module doc)."""
+MIN_SIGMA = 1e-3
+"""Floor of σ, and σ itself when no ground-truth action is given."""
+DEFAULT_PRESET = "small"
+_FIELDS = ("backbone", "crop_size", "fc_width", "lstm_width")
+
+
+def student_config(model_config: Any) -> StudentPreset:
+    """The network sizes named by an RLModule ``model_config``: a preset, then per-field overrides."""
+    config = asdict(model_config) if is_dataclass(model_config) else dict(model_config or {})
+    base = preset(config.get("preset") or DEFAULT_PRESET)
+    return replace(base, **{k: config[k] for k in _FIELDS if config.get(k) is not None})
+
+
+class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
+    """Stateful student module: μ and the σ rule for the action distribution, v for the critic."""
+
+    @override(TorchRLModule)
+    def setup(self) -> None:
+        sizes = student_config(self.model_config)
+        shape = getattr(self.observation_space, "shape", None)
+        expected = (2, sizes.crop_size, sizes.crop_size, 3)
+        if shape is not None and tuple(shape) != expected:
+            raise ValueError(
+                f"observation space shape {tuple(shape)} does not match the student's crops {expected}; "
+                "set model_config['crop_size'] (or the preset) to the env's crop size"
+            )
+        self.net = StudentNetwork(sizes.backbone, sizes.crop_size, sizes.fc_width, sizes.lstm_width)
+
+    @override(TorchRLModule)
+    def get_initial_state(self) -> dict[str, np.ndarray]:
+        width = self.net.lstm_width
+        return {"h": np.zeros(width, dtype=np.float32), "c": np.zeros(width, dtype=np.float32)}
+
+    @override(TorchRLModule)
+    def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        with torch.no_grad():
+            return self._policy_outputs(batch)[0]
+
+    @override(TorchRLModule)
+    def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        with torch.no_grad():
+            return self._policy_outputs(batch)[0]
+
+    @override(TorchRLModule)
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        outputs, embeddings = self._policy_outputs(batch)
+        # The learner hands these back to compute_values, so the critic costs no second network pass.
+        outputs[Columns.EMBEDDINGS] = embeddings
+        return outputs
+
+    @override(ValueFunctionAPI)
+    def compute_values(self, batch: dict[str, Any], embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """Values ``(B, T)``: from ``embeddings`` (the LSTM outputs of ``_forward_train``) if given, else
+        by running the network on ``Columns.OBS`` from ``Columns.STATE_IN``."""
+        if embeddings is None:
+            embeddings, _ = self._embed(batch)
+        return self.net.heads(embeddings)[1]
+
+    def _embed(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        state_in = batch[Columns.STATE_IN]
+        embeddings, (h, c) = self.net.embed(batch[Columns.OBS], (state_in["h"], state_in["c"]))
+        return embeddings, {"h": h, "c": c}
+
+    def _policy_outputs(self, batch: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
+        embeddings, state_out = self._embed(batch)
+        mu = self.net.actor(embeddings)
+        outputs = {
+            Columns.ACTION_DIST_INPUTS: torch.cat([mu, _log_sigma(mu, batch.get(GT_ACTION))], dim=-1),
+            Columns.STATE_OUT: state_out,
+        }
+        return outputs, embeddings
+
+
+def _log_sigma(mu: torch.Tensor, gt_action: Any) -> torch.Tensor:
+    """log σ with the σ rule of the module docstring; same shape as ``mu``."""
+    if gt_action is None:
+        return torch.full_like(mu, math.log(MIN_SIGMA))
+    gt = torch.as_tensor(gt_action, dtype=mu.dtype, device=mu.device)
+    return (mu.detach() - gt).abs().clamp_min(MIN_SIGMA).log()
