@@ -22,9 +22,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from envs.boxes import iou
 from envs.synthetic import SyntheticConfig, dataset_seeds, generate_sequence
-from teachers.opencv_trackers import OPENCV_TRACKER_KINDS, make_opencv_tracker
+from experiments.ope_metrics import SequenceScores, score_sequence, scores_table
+from experiments.report import oracle_boxes
+from teachers.one_pass import track_sequence
+from teachers.opencv_trackers import OPENCV_TRACKER_KINDS
+from teachers.registry import make_tracker
 
 IDENTITY = "identity"
 ORACLE = "oracle"
@@ -32,11 +35,11 @@ ORACLE = "oracle"
 
 @dataclass
 class VideoResult:
-    """Per-frame IoUs of every tracker on one video, and the time spent generating it."""
+    """Every tracker's scores on one video (the oracle's included), and the time spent generating it."""
 
     name: str
-    ious: dict[str, np.ndarray]
-    evaluated: np.ndarray
+    scores: dict[str, SequenceScores]
+    absent_frames: int
     generate_seconds: float
     num_frames: int
 
@@ -46,48 +49,25 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _track(kind: str, frames: np.ndarray, init_box: np.ndarray) -> np.ndarray:
-    boxes = np.empty((len(frames), 4))
-    boxes[0] = init_box
-    if kind == IDENTITY:
-        boxes[1:] = init_box
-        return boxes
-    tracker = make_opencv_tracker(kind)
-    tracker.init(frames[0], init_box)
-    for t in range(1, len(frames)):
-        boxes[t] = tracker.update(frames[t])
-    return boxes
-
-
-def evaluate_video(args: tuple[int, str, SyntheticConfig, tuple[str, ...]]) -> VideoResult:
+def evaluate_video(args: tuple[int, str, SyntheticConfig, tuple[str, ...], tuple[str, ...]]) -> VideoResult:
     """Generate one video and run every tracker on it (one task of the process pool)."""
-    seed, name, config, kinds = args
+    seed, name, config, kinds, oracle_of = args
     start = time.perf_counter()
     sequence = generate_sequence(seed, config, name=name)
     generate_seconds = time.perf_counter() - start
-    frames = sequence.frames.array
-    evaluated = ~sequence.absent
-    evaluated[0] = False
-    ious = {
-        kind: np.asarray(iou(_track(kind, frames, sequence.init_box), sequence.gt_boxes)) for kind in kinds
-    }
-    return VideoResult(name, ious, evaluated, generate_seconds, len(sequence))
-
-
-def summarise(results: list[VideoResult], kinds: tuple[str, ...], oracle_of: tuple[str, ...]) -> pd.DataFrame:
-    """AO and SR@0.5 per tracker (and the per-frame oracle), frames pooled over videos, best first."""
-    pooled = {kind: np.concatenate([r.ious[kind][r.evaluated] for r in results]) for kind in kinds}
-    members = [kind for kind in oracle_of if kind in pooled]
+    boxes = {kind: track_sequence(make_tracker(kind), sequence).boxes for kind in kinds}
+    members = [kind for kind in oracle_of if kind in boxes]
     if members:
-        pooled[f"{ORACLE}({','.join(members)})"] = np.max([pooled[kind] for kind in members], axis=0)
-    table = pd.DataFrame(
-        {
-            "AO": {name: values.mean() for name, values in pooled.items()},
-            "SR@0.5": {name: (values > 0.5).mean() for name, values in pooled.items()},
-        }
-    )
-    table.index.name = "tracker"
-    return table.sort_values("AO", ascending=False)
+        fused = oracle_boxes(np.stack([boxes[kind] for kind in members]), sequence.gt_boxes)
+        boxes[f"{ORACLE}({','.join(members)})"] = fused
+    scores = {kind: score_sequence(b, sequence.gt_boxes, sequence.absent) for kind, b in boxes.items()}
+    return VideoResult(name, scores, int(sequence.absent[1:].sum()), generate_seconds, len(sequence))
+
+
+def summarise(results: list[VideoResult]) -> pd.DataFrame:
+    """AO and SR@0.5 per tracker (and the per-frame oracle), frames pooled over videos, best first."""
+    per_tracker = {kind: {r.name: r.scores[kind] for r in results} for kind in results[0].scores}
+    return scores_table(per_tracker)[["AO", "SR@0.50"]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -130,7 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = SyntheticConfig(num_frames=args.frames, difficulty=args.difficulty)
     seeds = dataset_seeds(args.videos, args.seed)
-    tasks = [(seed, f"synthetic_{args.seed}_{i:04d}", config, args.trackers) for i, seed in enumerate(seeds)]
+    tasks = [
+        (seed, f"synthetic_{args.seed}_{i:04d}", config, args.trackers, args.oracle_of)
+        for i, seed in enumerate(seeds)
+    ]
 
     fps = measure_generator_speed(config, seeds[: min(3, len(seeds))])
     print(
@@ -142,18 +125,16 @@ def main(argv: list[str] | None = None) -> None:
         results = pool.map(evaluate_video, tasks, chunksize=1)
     elapsed = time.perf_counter() - start
 
-    absent = sum(int((~r.evaluated[1:]).sum()) for r in results)
+    absent = sum(r.absent_frames for r in results)
     total = sum(r.num_frames - 1 for r in results)
     print(
         f"{args.videos} videos x {args.frames} frames, difficulty {args.difficulty}, seed {args.seed}: "
         f"{absent}/{total} frames absent, evaluated in {elapsed:.1f} s with {args.processes} processes"
     )
     if args.per_video:
-        per_video = pd.DataFrame(
-            {r.name: {kind: r.ious[kind][r.evaluated].mean() for kind in args.trackers} for r in results}
-        ).T
+        per_video = pd.DataFrame({r.name: {kind: s.ao for kind, s in r.scores.items()} for r in results}).T
         print(per_video.round(3).to_string())
-    print(summarise(results, args.trackers, args.oracle_of).round(3).to_string())
+    print(summarise(results).round(3).to_string())
 
 
 if __name__ == "__main__":
