@@ -1,0 +1,204 @@
+"""The KD-RL algorithm (knowledge distillation + actor-critic) as an RLlib new-API-stack algorithm.
+
+Base: IMPALA (RLLIB-NOTES "Why IMPALA is the base"): its asynchronous env runners, background learner
+and pull-based weight sync are the modern form of the paper's A3C students; V-trace lives only in
+``IMPALATorchLearner.compute_loss_for_module``, which :class:`~policies.torch.kdrl_torch_learner.
+KDRLTorchLearner` replaces. ``vtrace`` stays True because IMPALA's ``validate()`` refuses False; it is
+unused.
+
+Pieces:
+
+* env: :data:`~policies.connectors.ENV_NAME` (registered here) builds a ``TrackingEnv`` whose infos carry
+  the student's role, decided by the runner's ``worker_index`` (see ``policies.connectors``);
+* env-to-module: ``AddGTActionToModuleBatch`` prepended, so the runner samples from N(μ, |μ − a_gt|);
+* learner connector: ``AddKDRLColumnsToTrainBatch`` inserted right after
+  ``AddOneTsToEpisodesAndTruncate``;
+* learner: ``KDRLTorchLearner`` (per-role losses, RAdam).
+
+Prototype status: ``curriculum``/``curriculum_schedule`` and ``ablation`` are carried and validated but
+not acted on yet (the env's ``reset(options={"clip_length": n})`` is the curriculum's hook).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.impala.impala import IMPALA, IMPALAConfig
+from ray.rllib.connectors.learner import AddOneTsToEpisodesAndTruncate
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.annotations import override
+from ray.tune.registry import register_env
+
+from policies.connectors import (
+    DISTIL_FRACTION_KEY,
+    ENV_NAME,
+    AddGTActionToModuleBatch,
+    AddKDRLColumnsToTrainBatch,
+    make_kdrl_env,
+)
+
+__all__ = ["ABLATIONS", "KDRL", "KDRLConfig"]
+
+ABLATIONS = ("kd_rl", "gt_only", "kd_gt", "kd_only")
+"""SPEC Table 2: full KD + RL, GT-only (no teachers), KD + GT, KD only. (No-curriculum is ``curriculum``.)"""
+
+register_env(ENV_NAME, make_kdrl_env)
+
+
+class KDRLConfig(IMPALAConfig):
+    """Configuration of :class:`KDRL`; paper defaults (SPEC "Training").
+
+    Example::
+
+        config = (
+            KDRLConfig()
+            .environment(ENV_NAME, env_config={"crop_size": 64, "clip_length": 16})
+            .env_runners(num_env_runners=2)
+            .training(lr=1e-3, distil_fraction=0.5)
+        )
+        algo = config.build_algo()
+    """
+
+    def __init__(self, algo_class: type | None = None):
+        super().__init__(algo_class=algo_class or KDRL)
+        # Paper values overriding IMPALA's defaults.
+        self.rollout_fragment_length = 5  # t_max
+        self.gamma = 1.0
+        self.lr = 1e-6  # RAdam; small presets and short runs need larger values
+        self.grad_clip = None  # no gradient clipping in the paper
+        self.entropy_coeff = 0.0  # no entropy term
+        self.min_time_s_per_iteration = 0
+        # KD-RL settings.
+        self.distil_weight_decay = 1e-4
+        self.rl_loss_scale = 1e-3
+        self.distil_fraction = 0.5
+        self.curriculum = True
+        self.curriculum_schedule: dict[str, Any] = {"initial_length": 4, "growth": 2, "window": 10}
+        self.ablation = "kd_rl"
+        self.env_config = {DISTIL_FRACTION_KEY: self.distil_fraction}
+        self.rl_module(
+            rl_module_spec=RLModuleSpec(module_class=_student_module_class()),
+            model_config={"preset": "small", "max_seq_len": 6},
+        )
+
+    @override(IMPALAConfig)
+    def training(
+        self,
+        *,
+        t_max: int | None = NotProvided,
+        distil_weight_decay: float | None = NotProvided,
+        rl_loss_scale: float | None = NotProvided,
+        distil_fraction: float | None = NotProvided,
+        curriculum: bool | None = NotProvided,
+        curriculum_schedule: dict[str, Any] | None = NotProvided,
+        ablation: str | None = NotProvided,
+        **kwargs: Any,
+    ) -> KDRLConfig:
+        """IMPALA's settings plus KD-RL's.
+
+        Args:
+            t_max: steps per gradient segment (the rollout fragment length), 5.
+            distil_weight_decay: L2 penalty on the distillation term only, 1e-4.
+            rl_loss_scale: factor on (L_π + L_v), 1e-3.
+            distil_fraction: share of distilling students (env runners), ½.
+            curriculum: episode-length curriculum on/off (not yet acted on).
+            curriculum_schedule: its parameters (not yet acted on).
+            ablation: one of :data:`ABLATIONS` (not yet acted on).
+            **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
+        """
+        super().training(**kwargs)
+        if t_max is not NotProvided:
+            self.rollout_fragment_length = t_max
+        if distil_weight_decay is not NotProvided:
+            self.distil_weight_decay = distil_weight_decay
+        if rl_loss_scale is not NotProvided:
+            self.rl_loss_scale = rl_loss_scale
+        if distil_fraction is not NotProvided:
+            self.distil_fraction = distil_fraction
+        if curriculum is not NotProvided:
+            self.curriculum = curriculum
+        if curriculum_schedule is not NotProvided:
+            self.curriculum_schedule = dict(curriculum_schedule)
+        if ablation is not NotProvided:
+            self.ablation = ablation
+        self._sync_env_config()
+        return self
+
+    @override(IMPALAConfig)
+    def environment(self, *args: Any, **kwargs: Any) -> KDRLConfig:
+        super().environment(*args, **kwargs)
+        self._sync_env_config()
+        return self
+
+    def _sync_env_config(self) -> None:
+        """The env decides its role, so it needs the distil fraction: carry it in ``env_config``."""
+        self.env_config = {**(self.env_config or {}), DISTIL_FRACTION_KEY: self.distil_fraction}
+
+    @override(IMPALAConfig)
+    def validate(self) -> None:
+        super().validate()
+        if not 0.0 <= self.distil_fraction <= 1.0:
+            self._value_error(f"distil_fraction must be in [0, 1], got {self.distil_fraction}")
+        if self.ablation not in ABLATIONS:
+            self._value_error(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
+        if self.distil_weight_decay < 0 or self.rl_loss_scale < 0:
+            self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
+        if not 0.0 <= self.gamma <= 1.0:
+            self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
+        if self.rollout_fragment_length == "auto" or int(self.rollout_fragment_length) < 1:
+            self._value_error("rollout_fragment_length (t_max) must be a positive integer")
+        model_config = self.model_config or {}
+        max_seq_len = model_config.get("max_seq_len")
+        if max_seq_len is None or max_seq_len < int(self.rollout_fragment_length) + 1:
+            self._value_error(
+                f"model_config['max_seq_len'] ({max_seq_len}) must be at least rollout_fragment_length + 1 "
+                f"({int(self.rollout_fragment_length) + 1}) so that a chunk and its bootstrap step share a row"
+            )
+        crop = (self.env_config or {}).get("crop_size")
+        if crop is not None and self.env == ENV_NAME:
+            from policies.torch.student_torch_rl_module import student_config
+
+            expected = student_config(model_config).crop_size
+            if int(crop) != expected:
+                self._value_error(f"env_config crop_size {crop} != the student's crop size {expected}")
+
+    @override(IMPALAConfig)
+    def get_default_learner_class(self):
+        from policies.torch.kdrl_torch_learner import KDRLTorchLearner
+
+        return KDRLTorchLearner
+
+    @override(IMPALAConfig)
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=_student_module_class())
+
+    @override(IMPALAConfig)
+    def build_env_to_module_connector(self, env=None, spaces=None, device=None):
+        pipeline = super().build_env_to_module_connector(env=env, spaces=spaces, device=device)
+        pipeline.prepend(AddGTActionToModuleBatch())
+        return pipeline
+
+    @override(IMPALAConfig)
+    def build_learner_connector(self, input_observation_space, input_action_space, device=None):
+        connector = super().build_learner_connector(input_observation_space, input_action_space, device)
+        if self.add_default_connectors_to_learner_pipeline:
+            connector.insert_after(AddOneTsToEpisodesAndTruncate, AddKDRLColumnsToTrainBatch())
+        else:
+            connector.append(AddKDRLColumnsToTrainBatch())
+        return connector
+
+
+def _student_module_class():
+    from policies.torch.student_torch_rl_module import StudentTorchRLModule
+
+    return StudentTorchRLModule
+
+
+class KDRL(IMPALA):
+    """KD-RL: IMPALA's asynchronous machinery with the KD-RL learner (no V-trace)."""
+
+    @classmethod
+    @override(IMPALA)
+    def get_default_config(cls) -> KDRLConfig:
+        return KDRLConfig()

@@ -1,0 +1,43 @@
+"""Framework-agnostic part of the KD-RL Learner: metric names and the per-role batch convention.
+
+The torch loss is in :class:`policies.torch.kdrl_torch_learner.KDRLTorchLearner`. The Learner derives
+from ``IMPALALearner`` (the background learner thread, queueing and weight-sync plumbing IMPALA's
+algorithm expects) but not from V-trace: the loss is replaced entirely.
+"""
+
+from __future__ import annotations
+
+from ray.rllib.algorithms.impala.impala_learner import IMPALALearner
+
+__all__ = [
+    "DISTILLATION_LOSS",
+    "KDRLLearner",
+    "LOGP_GAP",
+    "MASK_RATE",
+    "NUM_AUTONOMOUS_STEPS",
+    "NUM_DISTIL_STEPS",
+    "POLICY_LOSS",
+    "TEACHER_L1",
+    "TOTAL_LOSS",
+    "VALUE_LOSS",
+]
+
+DISTILLATION_LOSS = "distillation_loss"
+"""Masked L1 distillation loss (without the L2 penalty), per t_max chunk, averaged over distilling chunks."""
+MASK_RATE = "mask_rate"
+"""Fraction of distilling steps on which the teacher's reward beat the student's (m_t = 1)."""
+POLICY_LOSS = "policy_loss"
+"""Unscaled L_π per chunk, averaged over autonomous chunks."""
+VALUE_LOSS = "value_loss"
+"""Unscaled L_v per chunk, averaged over autonomous chunks."""
+TEACHER_L1 = "teacher_l1"
+"""Unmasked mean per-step L1 distance |a^(T) − μ| over distilling steps (diagnostic)."""
+LOGP_GAP = "behaviour_logp_gap"
+"""Mean |log π_learner(a) − log π_runner(a)| over autonomous steps (policy lag; 0 with frozen weights)."""
+TOTAL_LOSS = "kdrl_total_loss"
+NUM_DISTIL_STEPS = "num_distil_steps"
+NUM_AUTONOMOUS_STEPS = "num_autonomous_steps"
+
+
+class KDRLLearner(IMPALALearner):
+    """KD-RL Learner base (framework-agnostic); see the torch subclass for the loss."""
