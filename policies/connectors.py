@@ -117,8 +117,8 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
     if source is not None and not hasattr(source, "sample") and callable(source):
         source = source()
     fraction = float(config.pop(DISTIL_FRACTION_KEY, 0.5))
-    kwargs = {k: config[k] for k in ("clip_length", "crop_size", "context") if k in config}
-    env = TrackingEnv(clip_source=source, **kwargs)
+    # Every other key goes to TrackingEnv, so that a misspelt setting is an error, not silently ignored.
+    env = TrackingEnv(clip_source=source, **config)
     return RoleWrapper(
         env,
         worker_index=getattr(env_config, "worker_index", 0),

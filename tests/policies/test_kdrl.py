@@ -144,3 +144,10 @@ def test_runner_and_learner_log_probs_match(ray_session):
         assert max(seen) < 1e-3, gaps
     finally:
         algo.stop()
+
+
+def test_env_creator_rejects_a_misspelt_setting():
+    from policies.connectors import make_kdrl_env
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'crop_sise'"):
+        make_kdrl_env({"crop_sise": 32})
