@@ -8,15 +8,19 @@ unused.
 
 Pieces:
 
-* env: :data:`~policies.connectors.ENV_NAME` (registered here) builds a ``TrackingEnv`` whose infos carry
-  the student's role, decided by the runner's ``worker_index`` (see ``policies.connectors``);
-* env-to-module: ``AddGTActionToModuleBatch`` prepended, so the runner samples from N(μ, |μ − a_gt|);
+* env: :data:`~policies.student_env.ENV_NAME` (registered here) builds a ``StudentEnv``: a
+  ``TrackingEnv`` whose infos carry the student's role (from the runner's ``worker_index`` and the
+  ablation, ``policies.student_roles``) and whose clip length follows the student's curriculum
+  (``policies.curriculum``);
+* env-to-module: ``AddGTActionToModuleBatch`` prepended, so autonomous students sample from
+  N(μ, |μ − a_gt|) and distilling ones act with μ;
 * learner connector: ``AddKDRLColumnsToTrainBatch`` inserted right after
   ``AddOneTsToEpisodesAndTruncate``;
-* learner: ``KDRLTorchLearner`` (per-role losses, RAdam).
+* learner: ``KDRLTorchLearner`` (per-role losses, RAdam);
+* callbacks: ``KDRLMetricsCallback`` (students' mean IoU and reward, curriculum length, throughput).
 
-Prototype status: ``curriculum``/``curriculum_schedule`` and ``ablation`` are carried and validated but
-not acted on yet (the env's ``reset(options={"clip_length": n})`` is the curriculum's hook).
+The KD-RL settings reach the envs through ``env_config`` (:meth:`KDRLConfig._sync_env_config`), because
+the env, not the learner, decides what each student does.
 """
 
 from __future__ import annotations
@@ -30,18 +34,13 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.annotations import override
 from ray.tune.registry import register_env
 
-from policies.connectors import (
-    DISTIL_FRACTION_KEY,
-    ENV_NAME,
-    AddGTActionToModuleBatch,
-    AddKDRLColumnsToTrainBatch,
-    make_kdrl_env,
-)
+from policies.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
+from policies.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
+from policies.kdrl_metrics import KDRLMetricsCallback
+from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
+from policies.student_roles import ABLATIONS
 
 __all__ = ["ABLATIONS", "KDRL", "KDRLConfig"]
-
-ABLATIONS = ("kd_rl", "gt_only", "kd_gt", "kd_only")
-"""SPEC Table 2: full KD + RL, GT-only (no teachers), KD + GT, KD only. (No-curriculum is ``curriculum``.)"""
 
 register_env(ENV_NAME, make_kdrl_env)
 
@@ -74,9 +73,10 @@ class KDRLConfig(IMPALAConfig):
         self.rl_loss_scale = 1e-3
         self.distil_fraction = 0.5
         self.curriculum = True
-        self.curriculum_schedule: dict[str, Any] = {"initial_length": 4, "growth": 2, "window": 10}
+        self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
         self.ablation = "kd_rl"
-        self.env_config = {DISTIL_FRACTION_KEY: self.distil_fraction}
+        self._sync_env_config()
+        self.callbacks(KDRLMetricsCallback)
         self.rl_module(
             rl_module_spec=RLModuleSpec(module_class=_student_module_class()),
             model_config={"preset": "small", "max_seq_len": 6},
@@ -101,10 +101,12 @@ class KDRLConfig(IMPALAConfig):
             t_max: steps per gradient segment (the rollout fragment length), 5.
             distil_weight_decay: L2 penalty on the distillation term only, 1e-4.
             rl_loss_scale: factor on (L_π + L_v), 1e-3.
-            distil_fraction: share of distilling students (env runners), ½.
-            curriculum: episode-length curriculum on/off (not yet acted on).
-            curriculum_schedule: its parameters (not yet acted on).
-            ablation: one of :data:`ABLATIONS` (not yet acted on).
+            distil_fraction: share of distilling students (env runners), ½ (ablations ``kd_only`` and
+                ``gt_only`` make every student distil).
+            curriculum: episode-length curriculum on/off (off is the "no curriculum" ablation).
+            curriculum_schedule: the curriculum's parameters, keys of
+                :data:`policies.curriculum.DEFAULT_SCHEDULE` (missing keys keep their defaults).
+            ablation: one of :data:`ABLATIONS` (``policies.student_roles``).
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
         super().training(**kwargs)
@@ -119,7 +121,7 @@ class KDRLConfig(IMPALAConfig):
         if curriculum is not NotProvided:
             self.curriculum = curriculum
         if curriculum_schedule is not NotProvided:
-            self.curriculum_schedule = dict(curriculum_schedule)
+            self.curriculum_schedule = {**DEFAULT_SCHEDULE, **curriculum_schedule}
         if ablation is not NotProvided:
             self.ablation = ablation
         self._sync_env_config()
@@ -132,8 +134,13 @@ class KDRLConfig(IMPALAConfig):
         return self
 
     def _sync_env_config(self) -> None:
-        """The env decides its role, so it needs the distil fraction: carry it in ``env_config``."""
-        self.env_config = {**(self.env_config or {}), DISTIL_FRACTION_KEY: self.distil_fraction}
+        """The env decides each student's role and episode length: carry those settings in ``env_config``."""
+        self.env_config = {
+            **(self.env_config or {}),
+            DISTIL_FRACTION_KEY: self.distil_fraction,
+            ABLATION_KEY: self.ablation,
+            CURRICULUM_KEY: dict(self.curriculum_schedule) if self.curriculum else None,
+        }
 
     @override(IMPALAConfig)
     def validate(self) -> None:
@@ -142,6 +149,11 @@ class KDRLConfig(IMPALAConfig):
             self._value_error(f"distil_fraction must be in [0, 1], got {self.distil_fraction}")
         if self.ablation not in ABLATIONS:
             self._value_error(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
+        if self.curriculum:
+            try:
+                EpisodeLengthCurriculum.from_schedule(self.curriculum_schedule, max_length=32)
+            except (TypeError, ValueError) as error:
+                self._value_error(f"curriculum_schedule: {error}")
         if self.distil_weight_decay < 0 or self.rl_loss_scale < 0:
             self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
         if not 0.0 <= self.gamma <= 1.0:

@@ -11,11 +11,14 @@ from ray.rllib.algorithms.impala.impala_learner import IMPALALearner
 
 __all__ = [
     "DISTILLATION_LOSS",
+    "GT_L1",
+    "GT_LOSS",
     "KDRLLearner",
     "LOGP_GAP",
     "MASK_RATE",
     "NUM_AUTONOMOUS_STEPS",
     "NUM_DISTIL_STEPS",
+    "NUM_GT_STEPS",
     "POLICY_LOSS",
     "TEACHER_L1",
     "TOTAL_LOSS",
@@ -30,6 +33,10 @@ POLICY_LOSS = "policy_loss"
 """Unscaled L_π per chunk, averaged over autonomous chunks."""
 VALUE_LOSS = "value_loss"
 """Unscaled L_v per chunk, averaged over autonomous chunks."""
+GT_LOSS = "gt_distillation_loss"
+"""L1 loss to the ground-truth action per t_max chunk, averaged over ground-truth chunks (ablations)."""
+GT_L1 = "gt_l1"
+"""Mean per-step L1 distance |a_gt − μ| over ground-truth-distilling steps (diagnostic)."""
 TEACHER_L1 = "teacher_l1"
 """Unmasked mean per-step L1 distance |a^(T) − μ| over distilling steps (diagnostic)."""
 LOGP_GAP = "behaviour_logp_gap"
@@ -37,6 +44,7 @@ LOGP_GAP = "behaviour_logp_gap"
 TOTAL_LOSS = "kdrl_total_loss"
 NUM_DISTIL_STEPS = "num_distil_steps"
 NUM_AUTONOMOUS_STEPS = "num_autonomous_steps"
+NUM_GT_STEPS = "num_gt_steps"
 
 
 class KDRLLearner(IMPALALearner):

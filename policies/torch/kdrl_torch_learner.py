@@ -6,8 +6,9 @@ enforced by ``KDRLConfig.validate``), every column ``[B, T]`` (actions ``[B, T, 
 position of a row (``seq_lens − 1``) is the appended bootstrap step and ``loss_mask`` is False there and
 on padding. The ``role`` column (``policies.connectors``) says which loss a row's steps get:
 
-* distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)`` + ``l2_penalty(θ, 1e-4)``
-  (the penalty once per batch that holds distilling steps);
+* teacher-distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)``;
+* ground-truth rows (ablations ``kd_gt``/``gt_only``): the same L1 with ``a_gt`` as the target;
+* ``l2_penalty(θ, 1e-4)`` once per batch that holds steps of either distilling kind;
 * autonomous rows: ``gaussian_log_prob(a, μ, σ = |μ − a_gt|)`` and n-step returns with γ, bootstrapped
   from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``.
 
@@ -26,13 +27,16 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 
-from policies.connectors import ROLE, ROLE_DISTIL, TEACHER_ACTION, TEACHER_REWARD
+from policies.connectors import TEACHER_ACTION, TEACHER_REWARD
 from policies.kdrl_learner import (
     DISTILLATION_LOSS,
+    GT_L1,
+    GT_LOSS,
     LOGP_GAP,
     MASK_RATE,
     NUM_AUTONOMOUS_STEPS,
     NUM_DISTIL_STEPS,
+    NUM_GT_STEPS,
     POLICY_LOSS,
     TEACHER_L1,
     TOTAL_LOSS,
@@ -47,6 +51,7 @@ from policies.kdrl_losses import (
     masked_l1_distillation,
     n_step_returns,
 )
+from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 from policies.torch.student_torch_rl_module import GT_ACTION, MIN_SIGMA
 
 __all__ = ["KDRLTorchLearner"]
@@ -74,27 +79,33 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
         loss_mask = batch[Columns.LOSS_MASK].bool()
         role = batch[ROLE]
         distil_steps = loss_mask & (role == ROLE_DISTIL)
-        auto_steps = loss_mask & (role != ROLE_DISTIL)
-        n_distil_rows = distil_steps.any(dim=1).sum().clamp(min=1)
-        n_auto_rows = auto_steps.any(dim=1).sum().clamp(min=1)
+        gt_steps = loss_mask & (role == ROLE_DISTIL_GT)
+        auto_steps = loss_mask & (role == ROLE_AUTONOMOUS)
 
         dist_inputs = fwd_out[Columns.ACTION_DIST_INPUTS]
         mu = dist_inputs[..., : dist_inputs.shape[-1] // 2]
         values = module.compute_values(batch, embeddings=fwd_out.get(Columns.EMBEDDINGS))
         rewards = batch[Columns.REWARDS].to(mu.dtype)
+        gt_action = batch[GT_ACTION].to(mu.dtype)
+        stats: dict[str, Any] = {}
 
-        # Distilling students.
+        # Students distilling from the best teacher: masked L1.
         distil = masked_l1_distillation(
             mu, batch[TEACHER_ACTION].to(mu.dtype), batch[TEACHER_REWARD], rewards, distil_steps
         )
-        distil_loss = distil.loss / n_distil_rows
-        has_distil = bool(distil_steps.any())
+        distil_loss = distil.loss / _rows(distil_steps)
+        # Students learning the ground-truth action (ablations kd_gt, gt_only): the same L1 with the
+        # ground truth as the teacher. Its reward ω(1) = 1 beats every imperfect student, so m_t = 1.
+        gt = masked_l1_distillation(mu, gt_action, torch.ones_like(rewards), rewards, gt_steps)
+        gt_loss = gt.loss / _rows(gt_steps)
+        # Weight decay on the distillation term only (SPEC): once per batch that holds such steps.
+        has_distil = bool((distil_steps | gt_steps).any())
         penalty = (
             l2_penalty(module.parameters(), config.distil_weight_decay) if has_distil else mu.new_zeros(())
         )
 
-        # Autonomous students.
-        sigma = autonomous_sigma(mu, batch[GT_ACTION].to(mu.dtype), MIN_SIGMA)
+        # Autonomous students: n-step advantage actor-critic.
+        sigma = autonomous_sigma(mu, gt_action, MIN_SIGMA)
         log_probs = gaussian_log_prob(batch[Columns.ACTIONS].to(mu.dtype), mu, sigma)
         returns = n_step_returns(
             rewards,
@@ -105,26 +116,39 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             seq_lens=batch[Columns.SEQ_LENS],
         )
         ac = actor_critic_loss(log_probs, values, returns, auto_steps, config.rl_loss_scale)
-        rl_loss = ac.total / n_auto_rows
+        rl_loss = ac.total / _rows(auto_steps)
 
-        total = distil_loss + penalty + rl_loss
-        stats = {
-            TOTAL_LOSS: total.detach(),
-            NUM_DISTIL_STEPS: distil_steps.sum(),
-            NUM_AUTONOMOUS_STEPS: auto_steps.sum(),
-        }
-        if has_distil:  # a batch without distilling steps leaves the last value of these
+        total = distil_loss + gt_loss + penalty + rl_loss
+        stats[TOTAL_LOSS] = total.detach()
+        stats[NUM_DISTIL_STEPS] = distil_steps.sum()
+        stats[NUM_GT_STEPS] = gt_steps.sum()
+        stats[NUM_AUTONOMOUS_STEPS] = auto_steps.sum()
+        # A batch without steps of a role leaves that role's metrics out, rather than logging a fake 0.
+        if bool(distil_steps.any()):
             stats[DISTILLATION_LOSS] = distil_loss.detach()
             stats[MASK_RATE] = distil.mask_rate  # over distilling steps
             # Unmasked mean per-step L1 to the teacher: a learning signal the mask does not confound.
-            l1 = (batch[TEACHER_ACTION].to(mu.dtype) - mu.detach()).abs().sum(-1)
-            stats[TEACHER_L1] = torch.where(distil_steps, l1, torch.zeros_like(l1)).sum() / distil_steps.sum()
+            stats[TEACHER_L1] = _mean_l1(batch[TEACHER_ACTION].to(mu.dtype), mu, distil_steps)
+        if bool(gt_steps.any()):
+            stats[GT_LOSS] = gt_loss.detach()
+            stats[GT_L1] = _mean_l1(gt_action, mu, gt_steps)
         if bool(auto_steps.any()):
             # |log π_learner − log π_runner| on autonomous steps: 0 up to float error when σ is computed
             # identically on both sides and the weights did not move (else: policy lag).
             gap = (log_probs.detach() - batch[Columns.ACTION_LOGP].to(mu.dtype)).abs()
             stats[LOGP_GAP] = torch.where(auto_steps, gap, torch.zeros_like(gap)).sum() / auto_steps.sum()
-            stats[POLICY_LOSS] = (ac.policy_loss / n_auto_rows).detach()
-            stats[VALUE_LOSS] = (ac.value_loss / n_auto_rows).detach()
+            stats[POLICY_LOSS] = (ac.policy_loss / _rows(auto_steps)).detach()
+            stats[VALUE_LOSS] = (ac.value_loss / _rows(auto_steps)).detach()
         self.metrics.log_dict(stats, key=module_id, window=1)
         return total
+
+
+def _rows(steps: torch.Tensor) -> torch.Tensor:
+    """Number of rows (t_max segments) holding at least one of ``steps``, at least 1."""
+    return steps.any(dim=1).sum().clamp(min=1)
+
+
+def _mean_l1(target: torch.Tensor, mu: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """Mean per-step L1 distance |target − μ| over ``steps`` (a diagnostic, no gradient)."""
+    l1 = (target - mu.detach()).abs().sum(-1)
+    return torch.where(steps, l1, torch.zeros_like(l1)).sum() / steps.sum()

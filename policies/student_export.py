@@ -1,0 +1,102 @@
+"""The trained student on its own: export it from a training checkpoint, load it for tracking.
+
+A training checkpoint (``KDRL.save_to_path``) holds the whole algorithm: learner, optimiser, connector
+and env-runner states. The trackers of step 4 need only the network, so ``tbt export`` writes one torch
+file::
+
+    {"format": "tbt-student", "version": 1, "config": {backbone, crop_size, fc_width, lstm_width},
+     "state_dict": StudentNetwork.state_dict(), "source": "<checkpoint path>"}
+
+:func:`load_student` reads either form (an exported file, or a checkpoint directory: the algorithm's
+root, or the module's own ``learner_group/learner/rl_module/default_policy`` folder) and returns a
+:class:`~policies.student_model.StudentNetwork` in eval mode on the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from policies.student_model import StudentNetwork, StudentPreset
+
+__all__ = ["EXPORT_FORMAT", "ExportError", "export_student", "load_student", "module_checkpoint_dir"]
+
+EXPORT_FORMAT = "tbt-student"
+EXPORT_VERSION = 1
+_MODULE_SUBDIR = Path("learner_group") / "learner" / "rl_module" / "default_policy"
+
+
+class ExportError(ValueError):
+    """A path that is neither an exported student nor a KD-RL checkpoint."""
+
+
+def module_checkpoint_dir(checkpoint: str | os.PathLike) -> Path:
+    """The RLModule folder inside a KD-RL checkpoint (``checkpoint`` may already be that folder)."""
+    root = Path(checkpoint)
+    if not root.exists():
+        raise ExportError(f"checkpoint {root} does not exist")
+    for candidate in (root / _MODULE_SUBDIR, root):
+        if (candidate / "module_state.pkl").exists() or (candidate / "module_state.pt").exists():
+            return candidate
+    if (root / "module_state").exists():
+        return root
+    raise ExportError(
+        f"{root} is not a KD-RL checkpoint: expected {_MODULE_SUBDIR} inside it (a folder written by "
+        "KDRL.save_to_path) or a module folder with its module_state"
+    )
+
+
+def _network_from_checkpoint(checkpoint: str | os.PathLike) -> StudentNetwork:
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    module = RLModule.from_checkpoint(module_checkpoint_dir(checkpoint))
+    net = getattr(module, "net", None)
+    if not isinstance(net, StudentNetwork):
+        raise ExportError(f"the module in {checkpoint} is a {type(module).__name__}, not the student")
+    return net
+
+
+def export_student(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write the student network of a training checkpoint to the torch file ``out``; returns ``out``."""
+    net = _network_from_checkpoint(checkpoint)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "config": asdict(net.config),
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+        "source": str(Path(checkpoint).resolve()),
+    }
+    # Write then rename: a killed export never leaves a half-written file under the final name.
+    partial = out.with_name(out.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, out)
+    return out
+
+
+def load_student(path: str | os.PathLike) -> StudentNetwork:
+    """The student network stored at ``path`` (exported file or checkpoint folder), eval mode, CPU."""
+    path = Path(path)
+    if path.is_dir():
+        net = _network_from_checkpoint(path)
+    elif path.is_file():
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # pickle errors, truncated files, …: one clear message
+            raise ExportError(f"{path} is not a readable exported student: {error}") from error
+        if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
+            raise ExportError(f"{path} is not an exported student (no format={EXPORT_FORMAT!r} tag)")
+        if payload.get("version", 0) > EXPORT_VERSION:
+            raise ExportError(
+                f"{path} has export version {payload['version']}; this code reads <= {EXPORT_VERSION}"
+            )
+        config = StudentPreset(**payload["config"])
+        net = StudentNetwork(config.backbone, config.crop_size, config.fc_width, config.lstm_width)
+        net.load_state_dict(payload["state_dict"])
+    else:
+        raise ExportError(f"student {path} does not exist")
+    return net.cpu().eval()
