@@ -10,15 +10,17 @@ fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ r
 - when the batch carries the ground-truth action column :data:`GT_ACTION` (``(B, T, 4)``),
   ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
   ground truth, and the detach keeps σ out of the gradient (it is a schedule, not a learnt output);
-- without it (deployment, plain inference) σ = ``MIN_SIGMA``: near-deterministic, sampling returns μ to
-  within 1e-3, and the log-probabilities stay finite.
+- except on the steps of distilling students (the ``role`` column, ``policies.student_roles``), and
+  without a ground-truth action (deployment, plain inference): there σ = ``MIN_SIGMA``, so sampling
+  returns μ to within 1e-3 and the log-probabilities stay finite.
 
 A module-to-env connector cannot set σ (the action is sampled before custom pieces run), which is why σ
 is computed here, where both runner and learner compute it the same way (see RLLIB-NOTES).
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
-``"lstm_width"``. RLlib itself reads ``"max_seq_len"``, which must be at least
+``"lstm_width"``, and ``"imagenet_weights"`` (a torchvision ``resnet18`` state-dict file for the ResNet-18
+backbone, read from this local path: nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
 ``rollout_fragment_length + 1``.
 """
 
@@ -36,6 +38,7 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.annotations import override
 
 from policies.student_model import StudentNetwork, StudentPreset, preset
+from policies.student_roles import ROLE, ROLE_AUTONOMOUS
 
 __all__ = ["DEFAULT_PRESET", "GT_ACTION", "MIN_SIGMA", "StudentTorchRLModule", "student_config"]
 
@@ -68,6 +71,13 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 "set model_config['crop_size'] (or the preset) to the env's crop size"
             )
         self.net = StudentNetwork(sizes.backbone, sizes.crop_size, sizes.fc_width, sizes.lstm_width)
+        weights = (self.model_config or {}).get("imagenet_weights")
+        if weights:
+            # Read on every runner and learner at build time, so the file must exist on every node; a
+            # restored checkpoint then overwrites these weights with the trained ones.
+            if not hasattr(self.net.backbone, "load_imagenet_weights"):
+                raise ValueError(f"imagenet_weights given, but the {sizes.backbone!r} backbone takes none")
+            self.net.backbone.load_imagenet_weights(weights)
 
     @override(TorchRLModule)
     def get_initial_state(self) -> dict[str, np.ndarray]:
@@ -108,15 +118,21 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
         embeddings, state_out = self._embed(batch)
         mu = self.net.actor(embeddings)
         outputs = {
-            Columns.ACTION_DIST_INPUTS: torch.cat([mu, _log_sigma(mu, batch.get(GT_ACTION))], dim=-1),
+            Columns.ACTION_DIST_INPUTS: torch.cat(
+                [mu, _log_sigma(mu, batch.get(GT_ACTION), batch.get(ROLE))], dim=-1
+            ),
             Columns.STATE_OUT: state_out,
         }
         return outputs, embeddings
 
 
-def _log_sigma(mu: torch.Tensor, gt_action: Any) -> torch.Tensor:
+def _log_sigma(mu: torch.Tensor, gt_action: Any, role: Any) -> torch.Tensor:
     """log σ with the σ rule of the module docstring; same shape as ``mu``."""
     if gt_action is None:
         return torch.full_like(mu, math.log(MIN_SIGMA))
     gt = torch.as_tensor(gt_action, dtype=mu.dtype, device=mu.device)
-    return (mu.detach() - gt).abs().clamp_min(MIN_SIGMA).log()
+    sigma = (mu.detach() - gt).abs().clamp_min(MIN_SIGMA)
+    if role is not None:
+        autonomous = torch.as_tensor(role, device=mu.device) == ROLE_AUTONOMOUS
+        sigma = torch.where(autonomous.unsqueeze(-1), sigma, torch.full_like(sigma, MIN_SIGMA))
+    return sigma.log()
