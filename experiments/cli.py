@@ -1,14 +1,18 @@
 """The ``tbt`` command line.
 
-    tbt evaluate [--dataset synthetic|<reader>:<path>] [--trackers identity,kcf,csrt,mosse,medianflow] [--out DIR]
+    tbt evaluate [--dataset synthetic|<reader>:<path>] [--trackers identity,kcf,csrt,mosse,medianflow]
+                 [--student PATH] [--out DIR] [--backend threads|ray]
     tbt report DIR
+    tbt track VIDEO --init x,y,w,h --student PATH [--mode tras|trast|trasfust] [--teachers kcf,csrt] [--out DIR]
     tbt teachers run [--dataset …] [--teachers kcf,csrt,mosse,medianflow] [--out DIR] [--actors N]
     tbt transfer-set stats DIR
 
 ``evaluate`` tracks every sequence with every tracker (resuming a stopped run), then writes the report;
-``report`` rebuilds the report of an earlier evaluation from its stored results alone. ``teachers run``
-runs the teachers as Ray actors over a dataset and stores their trajectories (resuming a stopped build);
-``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set.
+the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) need ``--student``.
+``report`` rebuilds the report of an earlier evaluation from its stored results alone. ``track`` runs
+TRAS, TRAST or TRASFUST on a video file or an image folder and writes the boxes, an annotated video and
+the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and stores their trajectories
+(resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set.
 """
 
 from __future__ import annotations
@@ -22,17 +26,15 @@ from pathlib import Path
 
 from envs.datasets import load_dataset
 from envs.sequence import DatasetError
-from experiments.evaluate import evaluate_trackers
-from experiments.ope_metrics import MEAN_OVER_SEQUENCES, POOL_FRAMES
-from experiments.report import markdown_table, score_results, write_report
+from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
+from experiments.evaluation_report import report_evaluation
+from policies.trackers.factory import STUDENT_MODES
+from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
 from teachers.atomic_io import write_text_atomically
-from teachers.identity_tracker import IdentityTracker
 from teachers.registry import parse_tracker_specs
 
 DEFAULT_TRACKERS = "identity,kcf,csrt,mosse,medianflow"
 MANIFEST = "evaluation.json"
-# GOT-10k and the synthetic set pool frames; the OTB family averages per-sequence scores.
-_SEQUENCE_MEAN_BENCHMARKS = {"OTB", "UAV123", "UAV123_10fps", "LaSOT", "VOT"}
 
 logger = logging.getLogger("tbt")
 
@@ -41,31 +43,21 @@ class UsageError(Exception):
     """A command-line mistake: printed as one line, exit status 2."""
 
 
-def _pooling_mode(sequences) -> str:
-    benchmarks = {sequence.benchmark for sequence in sequences}
-    return MEAN_OVER_SEQUENCES if benchmarks <= _SEQUENCE_MEAN_BENCHMARKS else POOL_FRAMES
-
-
-def _report(out: Path, manifest: dict) -> None:
-    sequences = load_dataset(manifest["dataset"])
-    trackers = manifest["trackers"]
-    oracle_of = [name for name in trackers if name != IdentityTracker.name]
-    mode = _pooling_mode(sequences)
-    started = time.perf_counter()
-    scores = score_results(out / "results", sequences, trackers, oracle_of=oracle_of)
-    table = write_report(scores, out / "report", mode)
-    print(f"\n{len(sequences)} sequences, pooled over {'frames' if mode == POOL_FRAMES else 'sequences'}:\n")
-    print(markdown_table(table))
-    logger.info("scored in %.1f s", time.perf_counter() - started)
-    print(f"report written to {out / 'report'} (scores.md, scores.csv, per_sequence_ao.csv, *_plot.png)")
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    factories = parse_tracker_specs(args.trackers, results_root=args.results_root, model_dir=args.model_dir)
-    trackers = list(factories)
+    factories, student_trackers = parse_evaluation_trackers(
+        args.trackers,
+        student=args.student,
+        results_root=args.results_root,
+        model_dir=args.model_dir,
+        device=args.device,
+    )
+    given_specs = [item.strip() for item in args.trackers.split(",") if item.strip()]
+    specs = dict(zip(factories, given_specs, strict=True))
     out = Path(args.out)
     manifest_path = out / MANIFEST
-    manifest = {"dataset": args.dataset, "trackers": trackers}
+    manifest = {"dataset": args.dataset, "trackers": list(factories), "specs": specs}
+    if student_trackers:
+        manifest["student"] = str(Path(args.student).resolve())
     if manifest_path.is_file():
         previous = json.loads(manifest_path.read_text())
         if previous["dataset"] != args.dataset:
@@ -73,17 +65,29 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                 f"{out} holds an evaluation of dataset {previous['dataset']!r}, not {args.dataset!r}; "
                 "choose another --out"
             )
-        manifest["trackers"] = list(dict.fromkeys([*previous["trackers"], *trackers]))
+        if student_trackers and previous.get("student", manifest["student"]) != manifest["student"]:
+            raise UsageError(
+                f"{out} holds results of the student {previous['student']}, not {manifest['student']}; "
+                "choose another --out"
+            )
+        manifest["trackers"] = list(dict.fromkeys([*previous["trackers"], *factories]))
+        manifest["specs"] = {**previous.get("specs", {}), **specs}
+        if "student" in previous:
+            manifest.setdefault("student", previous["student"])
     print(f"loading dataset {args.dataset} ...")
     started = time.perf_counter()
     sequences = load_dataset(args.dataset)
     frames = sum(len(s) for s in sequences)
     print(f"{len(sequences)} sequences, {frames} frames, ready in {time.perf_counter() - started:.1f} s")
     write_text_atomically(manifest_path, json.dumps(manifest, indent=2))
+    if args.backend == "ray":
+        from cluster.ray_runtime import init_ray
+
+        init_ray(args.address, num_cpus=args.num_cpus)
     started = time.perf_counter()
-    ran = evaluate_trackers(sequences, factories, out / "results", workers=args.workers)
+    ran = evaluate_trackers(sequences, factories, out / "results", workers=args.workers, backend=args.backend)
     print(f"tracked {ran} (tracker, sequence) pairs in {time.perf_counter() - started:.1f} s")
-    _report(out, manifest)
+    report_evaluation(out, manifest)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -91,7 +95,69 @@ def cmd_report(args: argparse.Namespace) -> None:
     manifest_path = out / MANIFEST
     if not manifest_path.is_file():
         raise UsageError(f"{manifest_path} not found; is {out} the --out of a `tbt evaluate` run?")
-    _report(out, json.loads(manifest_path.read_text()))
+    report_evaluation(out, json.loads(manifest_path.read_text()))
+
+
+def _student_tracker_spec(mode: str, teachers: str | None) -> str:
+    """``--mode`` and ``--teachers`` of ``tbt track`` as one student tracker spec, checked."""
+    names = [name.strip() for name in (teachers or "").split(",") if name.strip()]
+    if mode == "tras":
+        if names:
+            raise UsageError(
+                f"--mode tras runs the student alone; drop --teachers {teachers} or use --mode trast"
+            )
+        return "tras"
+    if mode == "trast" and len(names) != 1:
+        raise UsageError(f"--mode trast needs exactly one teacher, e.g. --teachers csrt (got {teachers!r})")
+    if mode == "trasfust" and not names:
+        raise UsageError("--mode trasfust needs teachers to fuse, e.g. --teachers kcf,csrt,mosse")
+    return f"{mode}:{'+'.join(names)}"
+
+
+def cmd_track(args: argparse.Namespace) -> None:
+    import cv2
+    import torch
+
+    from experiments.track_video import open_frames, parse_box, track_video
+    from policies.trackers.factory import student_tracker_factory
+    from policies.trackers.student_tracker import check_initial_box
+
+    if args.init is None:
+        raise UsageError(
+            "tbt track needs the target's box in the first frame: --init x,y,w,h "
+            "(left, top, width, height in pixels)"
+        )
+    try:
+        box = parse_box(args.init)
+    except ValueError as error:
+        raise UsageError(f"--init: {error}") from None
+    if args.student is None:
+        raise UsageError(
+            "tbt track runs the student: give --student PATH (an exported student or a training checkpoint)"
+        )
+    spec = _student_tracker_spec(args.mode, args.teachers)
+    frames, video_fps = open_frames(args.video)
+    try:
+        check_initial_box(box, frames[0].shape[:2])
+    except ValueError as error:
+        raise UsageError(f"--init {args.init}: {error}") from None
+    name, factory = student_tracker_factory(
+        spec, args.student, results_root=args.results_root, model_dir=args.model_dir, device=args.device
+    )
+    # One OpenCV thread per teacher and few torch threads: teachers run in threads beside the forward
+    # pass, and on a small machine more threads than cores cost far more than they give (SPEC).
+    cv2.setNumThreads(1)
+    torch.set_num_threads(args.torch_threads)
+    print(f"tracking {len(frames)} frames of {args.video} with {name} ...")
+    result = track_video(factory(), frames, box, args.out, video_fps=video_fps, name=Path(args.video).stem)
+    print(
+        f"{len(frames)} frames at {result.tracker_fps:.1f} FPS (the tracker alone; {result.overall_fps:.1f} "
+        "FPS with reading, drawing and writing)"
+    )
+    if args.mode != "tras":
+        handed = sum(member not in (STUDENT, INIT_CHOICE) for member in result.members[1:])
+        print(f"handed to the teachers on {handed} of {len(frames) - 1} frames")
+    print(f"written to {args.out}: boxes.csv, annotated.mp4, summary.json")
 
 
 def cmd_teachers_run(args: argparse.Namespace) -> None:
@@ -165,15 +231,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--trackers",
         default=DEFAULT_TRACKERS,
-        help="comma-separated trackers: built-in names, nano/vit/dasiamrpn (with --model-dir), "
-        "results:<TRACKER> (with --results-root) or a plug-in <module>:<callable>",
+        help="comma-separated trackers: the student's tras, trast:<teacher>, trasfust:<t1>+<t2>+... (with "
+        "--student); built-in names, nano/vit/dasiamrpn (with --model-dir), results:<TRACKER> (with "
+        "--results-root) or a plug-in <module>:<callable>",
+    )
+    evaluate.add_argument(
+        "--student",
+        help="the exported student (.pt) or a training checkpoint folder, for tras/trast/trasfust",
+    )
+    evaluate.add_argument(
+        "--device", choices=["cpu", "cuda"], help="the student's device (default: CUDA if any)"
     )
     evaluate.add_argument(
         "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
     )
     evaluate.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
     evaluate.add_argument("--out", default="runs/evaluate", help="output folder (re-running it resumes)")
-    evaluate.add_argument("--workers", type=int, default=2, help="sequences tracked at once")
+    evaluate.add_argument(
+        "--workers", type=int, default=2, help="sequences tracked at once (threads backend)"
+    )
+    evaluate.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="threads",
+        help="run (tracker, sequence) jobs in threads of this process (default) or as Ray tasks",
+    )
+    evaluate.add_argument("--address", help="with --backend ray: join a running Ray cluster (e.g. auto)")
+    evaluate.add_argument("--num-cpus", type=int, help="with --backend ray: CPUs of the local Ray instance")
     evaluate.set_defaults(func=cmd_evaluate)
 
     report = commands.add_parser(
@@ -181,6 +265,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("dir", help="the --out folder of `tbt evaluate`")
     report.set_defaults(func=cmd_report)
+
+    track = commands.add_parser(
+        "track", help="track one target through a video file or an image folder with TRAS, TRAST or TRASFUST"
+    )
+    track.add_argument("video", help="a video file (mp4, avi, ...) or a folder of images")
+    track.add_argument("--init", help="the target's box in the first frame: x,y,w,h (pixels)")
+    track.add_argument("--mode", choices=STUDENT_MODES, default="tras", help="the tracker (default: tras)")
+    track.add_argument(
+        "--teachers", help="comma-separated teachers: one for trast, one or more for trasfust (e.g. kcf,csrt)"
+    )
+    track.add_argument("--student", help="the exported student (.pt) or a training checkpoint folder")
+    track.add_argument(
+        "--out", default="runs/track", help="output folder (boxes.csv, annotated.mp4, summary.json)"
+    )
+    track.add_argument(
+        "--device", choices=["cpu", "cuda"], help="the student's device (default: CUDA if any)"
+    )
+    track.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch threads for the student's forward pass (default 1, leaving the other cores to the "
+        "teachers; raise it for the paper preset on a CPU with cores to spare)",
+    )
+    track.add_argument(
+        "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER> teachers"
+    )
+    track.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
+    track.set_defaults(func=cmd_track)
 
     teachers = commands.add_parser("teachers", help="run teachers over a dataset to build a transfer set")
     teacher_commands = teachers.add_subparsers(dest="teachers_command", required=True)

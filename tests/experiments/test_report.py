@@ -1,11 +1,21 @@
-"""The report stage: the oracle, the scores it reads back, and the files it writes."""
+"""The report stage: the oracle, the scores it reads back, FPS, the hand-over shares, and the files it writes."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from envs.sequence import DatasetError
+from experiments.member_choices import member_share_table, member_shares, write_choices
 from experiments.ope_metrics import POOL_FRAMES, score_sequence
-from experiments.report import ORACLE, markdown_table, oracle_boxes, score_results, write_report
+from experiments.report import (
+    ORACLE,
+    markdown_table,
+    oracle_boxes,
+    pooled_fps,
+    read_timings,
+    score_results,
+    write_report,
+)
 from teachers.one_pass import TrackingResult
 from teachers.results_store import write_result
 
@@ -58,3 +68,60 @@ def test_markdown_table_layout():
         "| kcf | 0.500 | 10 |",
         "| csrt | 0.250 | 20 |",
     ]
+
+
+def test_markdown_table_shows_missing_numbers_as_a_dash_and_honours_column_formats():
+    table = pd.DataFrame({"AO": [0.5], "FPS": [float("nan")]}, index=pd.Index(["ECO"], name="tracker"))
+    assert markdown_table(table, column_formats={"FPS": "{:.1f}"}).splitlines()[-1] == "| ECO | 0.500 | – |"
+    table["FPS"] = [123.456]
+    assert (
+        markdown_table(table, column_formats={"FPS": "{:.1f}"}).splitlines()[-1] == "| ECO | 0.500 | 123.5 |"
+    )
+
+
+def test_fps_is_tracked_frames_over_update_seconds_and_missing_for_replays(tmp_path, moving_square):
+    boxes = moving_square.gt_boxes
+    times = np.full(len(boxes), 0.01)
+    times[0] = 5.0  # init is left out
+    write_result(tmp_path, "test", "a", "square0", TrackingResult(boxes, times, np.ones(len(boxes), bool)))
+    write_result(tmp_path, "test", "ECO", "square0", TrackingResult(boxes, times, np.ones(len(boxes), bool)))
+    timings = read_timings(tmp_path, [moving_square], ["a", "ECO"], replayed=["ECO"])
+    assert timings["a"]["square0"].fps == pytest.approx(100.0)
+    assert np.isnan(pooled_fps(timings["ECO"]))
+    scores = score_results(tmp_path, [moving_square], ["a", "ECO"])
+    table = write_report(scores, tmp_path / "report", POOL_FRAMES, timings=timings)
+    assert table.loc["a", "FPS"] == pytest.approx(100.0) and np.isnan(table.loc["ECO", "FPS"])
+    per_sequence = pd.read_csv(tmp_path / "report" / "per_sequence_scores.csv", index_col="sequence")
+    assert list(per_sequence.columns[:2]) == ["tracker", "AO"] and len(per_sequence) == 2
+
+
+def test_member_shares_pool_frames_and_leave_frame_zero_out(tmp_path, moving_square):
+    frames = len(moving_square)
+    choices = ["init"] + ["student"] * 9 + ["csrt"] * (frames - 10)
+    write_choices(tmp_path, "test", "trast-csrt", "square0", choices, ["student", "csrt"])
+    write_choices(
+        tmp_path, "test", "trast-kcf", "square0", ["init"] + ["student"] * (frames - 1), ["student", "kcf"]
+    )
+    table = member_share_table(tmp_path, [moving_square], ["trast-csrt", "trast-kcf", "kcf"])
+    assert list(table.index) == ["trast-csrt", "trast-kcf"], "trackers without choices are no rows"
+    assert table.loc["trast-csrt", "tracked frames"] == frames - 1
+    assert table.loc["trast-csrt", "handed to teachers"] == pytest.approx((frames - 10) / (frames - 1))
+    assert table.loc["trast-kcf", "kcf"] == 0.0, "a member never chosen still shows, at 0 %"
+    assert np.isnan(table.loc["trast-kcf", "csrt"])
+    assert member_shares([["init", "a", "b", "b"], ["init", "a"]]) == ({"a": 0.5, "b": 0.5}, 4)
+
+    write_result(
+        tmp_path,
+        "test",
+        "trast-csrt",
+        "square0",
+        TrackingResult(moving_square.gt_boxes, np.zeros(frames), np.ones(frames, bool)),
+    )
+    scores = score_results(tmp_path, [moving_square], ["trast-csrt"])
+    write_report(scores, tmp_path / "report", POOL_FRAMES, member_shares=table)
+    assert "| trast-csrt |" in (tmp_path / "report" / "teacher_share.md").read_text()
+    assert (tmp_path / "report" / "teacher_share.png").read_bytes()[:4] == b"\x89PNG"
+
+    write_choices(tmp_path, "test", "short", "square0", ["init", "student"], ["student"])
+    with pytest.raises(DatasetError, match="names 2 members for the 40 frames"):
+        member_share_table(tmp_path, [moving_square], ["short"])

@@ -1,0 +1,36 @@
+"""The trained student at work: TRAS, TRAST and TRASFUST (SPEC "Tracking after training").
+
+Why here, in ``policies/trackers/``: the trackers are the student policy used at inference time, so they
+live beside the network they run (``policies/student_model.py``) and the export they load
+(``policies/student_export.py``); the project's top-level packages are fixed (``envs``, ``policies``,
+``teachers``, ``cluster``, ``experiments``), and ``teachers/`` is about the trackers the student learns
+FROM. Evaluation, reports and ``tbt track`` (``experiments/``) only build trackers through
+:mod:`policies.trackers.factory`.
+
+- :mod:`~policies.trackers.lstm_stream`: one member's LSTM state with the 32-frame reset;
+- :mod:`~policies.trackers.student_tracker`: the shared base: device, frames, the batched forward pass;
+- :mod:`~policies.trackers.tras`, :mod:`~policies.trackers.trast`, :mod:`~policies.trackers.trasfust`:
+  the three trackers and their selection rules;
+- :mod:`~policies.trackers.teacher_members`, :mod:`~policies.trackers.teacher_runner`: teachers beside
+  the student (their boxes and failures; threads, Ray actors or inline);
+- :mod:`~policies.trackers.factory`: specs such as ``trasfust:kcf+csrt`` → picklable factories.
+"""
+
+from policies.trackers.factory import STUDENT_MODES, is_student_tracker_spec, student_tracker_factory
+from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, StudentTracker, resolve_device
+from policies.trackers.tras import TRAS
+from policies.trackers.trasfust import TRASFUST
+from policies.trackers.trast import TRAST
+
+__all__ = [
+    "INIT_CHOICE",
+    "STUDENT",
+    "STUDENT_MODES",
+    "TRAS",
+    "TRASFUST",
+    "TRAST",
+    "StudentTracker",
+    "is_student_tracker_spec",
+    "resolve_device",
+    "student_tracker_factory",
+]

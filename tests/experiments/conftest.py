@@ -1,0 +1,36 @@
+"""Fixtures of the experiments tests: a student exported to a file (as `tbt export` writes one), one torch thread."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from policies.student_export import EXPORT_FORMAT, EXPORT_VERSION
+from policies.student_model import StudentNetwork
+
+
+@pytest.fixture
+def exported_student(tmp_path):
+    """An untrained small-preset student saved in the export format (seeded, so runs repeat)."""
+    torch.manual_seed(0)
+    network = StudentNetwork.from_preset("small")
+    path = tmp_path / "student.pt"
+    payload = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "config": asdict(network.config),
+        "state_dict": network.state_dict(),
+    }
+    torch.save(payload, path)
+    return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    # Two cores: tracking jobs in threads beside teacher threads would oversubscribe torch's own pool.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
