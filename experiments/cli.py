@@ -6,13 +6,18 @@
     tbt track VIDEO --init x,y,w,h --student PATH [--mode tras|trast|trasfust] [--teachers kcf,csrt] [--out DIR]
     tbt teachers run [--dataset …] [--teachers kcf,csrt,mosse,medianflow] [--out DIR] [--actors N]
     tbt transfer-set stats DIR
+    tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper] [--dataset …] [--iterations N] …
+    tbt export CHECKPOINT [--out student.pt]
+    tbt submit [--address URL] -- train …
 
 ``evaluate`` tracks every sequence with every tracker (resuming a stopped run), then writes the report;
 the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) need ``--student``.
 ``report`` rebuilds the report of an earlier evaluation from its stored results alone. ``track`` runs
 TRAS, TRAST or TRASFUST on a video file or an image folder and writes the boxes, an annotated video and
 the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and stores their trajectories
-(resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set.
+(resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
+(``experiments.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
+``submit`` hands a tbt command to a Ray cluster (``cluster.submit``).
 """
 
 from __future__ import annotations
@@ -212,6 +217,65 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
     _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
 
 
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from experiments.train_config import TrainConfig, load_config_file
+    from experiments.train_pipeline import run_training_pipeline
+
+    # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
+    # small machine costs far more than the second thread gains).
+    torch.set_num_threads(1)
+    config = TrainConfig.quick() if args.quick else TrainConfig()
+    if args.config:
+        config = config.updated(**load_config_file(args.config))
+    flags = {
+        "preset": args.preset,
+        "dataset": args.dataset,
+        "validation_dataset": args.validation_dataset,
+        "test_dataset": args.test_dataset,
+        "teachers": args.teachers,
+        "beta": args.beta,
+        "ablation": args.ablation,
+        "lr": args.lr,
+        "iterations": args.iterations,
+        "train_minutes": args.train_minutes,
+        "num_env_runners": args.num_env_runners,
+        "num_envs_per_env_runner": args.num_envs_per_env_runner,
+        "num_learners": args.num_learners,
+        "gpus": args.gpus,
+        "num_aggregator_actors_per_learner": args.aggregator_actors,
+        "imagenet_weights": args.imagenet_weights,
+        "address": args.address,
+        "seed": args.seed,
+        "curriculum": False if args.no_curriculum else None,
+    }
+    run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from policies.student_export import export_student, load_student
+
+    out = export_student(args.checkpoint, args.out)
+    student = load_student(out)
+    size = sum(p.numel() for p in student.parameters())
+    print(
+        f"exported the student of {args.checkpoint} to {out} ({student.config}, {size / 1e6:.2f} M parameters)"
+    )
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from cluster.submit import submit
+
+    return submit(args)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from experiments.tune_sweep import run_tune
+
+    return run_tune(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tbt", description="Tracking-by-trackers: train and evaluate a distilled and reinforced tracker."
@@ -327,6 +391,48 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--clip-length", type=int, help="frames per clip (default 32)")
     stats.add_argument("--clips", type=int, help="clips per kept trajectory (default 5)")
     stats.set_defaults(func=cmd_transfer_set_stats)
+    train = commands.add_parser(
+        "train",
+        help="the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report",
+        description="Without arguments: the embedded default run on synthetic videos (about 20 minutes on "
+        "a 2-core CPU). Flags override --config, which overrides the defaults.",
+    )
+    train.add_argument("--config", help="JSON or YAML file of settings (see experiments/train_config.py)")
+    train.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
+    train.add_argument("--resume", action="store_true", help="continue the stopped run in --out")
+    train.add_argument("--quick", action="store_true", help="a few-minute run on tiny data (smoke test)")
+    train.add_argument("--preset", choices=["small", "paper"], help="student size (default small)")
+    train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
+    train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
+    train.add_argument("--test-dataset", help="videos of the final evaluation")
+    train.add_argument("--teachers", help="teacher pool, e.g. kcf,csrt,mosse,medianflow")
+    train.add_argument("--beta", type=float, help="transfer-set threshold β (default 0.5)")
+    train.add_argument("--ablation", choices=["kd_rl", "gt_only", "kd_gt", "kd_only"], help="default kd_rl")
+    train.add_argument("--no-curriculum", action="store_true", help="the no-curriculum ablation")
+    train.add_argument("--lr", type=float, help="RAdam learning rate")
+    train.add_argument("--iterations", type=int, help="stop after this many training iterations")
+    train.add_argument("--train-minutes", type=float, help="stop training after this many minutes")
+    train.add_argument("--num-env-runners", type=int, help="students (env runner actors)")
+    train.add_argument("--num-envs-per-env-runner", type=int, help="envs per student")
+    train.add_argument("--num-learners", type=int, help="learner actors (0: a learner in the driver)")
+    train.add_argument("--gpus", type=float, help="GPUs per learner")
+    train.add_argument("--aggregator-actors", type=int, help="aggregator actors per learner")
+    train.add_argument("--imagenet-weights", help="torchvision resnet18 weights file for --preset paper")
+    train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
+    train.add_argument("--seed", type=int)
+    train.set_defaults(func=cmd_train)
+
+    export = commands.add_parser("export", help="write the student of a training checkpoint to one file")
+    export.add_argument("checkpoint", help="a checkpoint folder (runs/train/training/checkpoints/iter_…)")
+    export.add_argument("--out", default="student.pt", help="the exported file (default student.pt)")
+    export.set_defaults(func=cmd_export)
+
+    from cluster.submit import add_submit_arguments
+
+    submit = commands.add_parser("submit", help="run a tbt command on a Ray cluster (Ray Jobs API)")
+    add_submit_arguments(submit)
+    submit.set_defaults(func=cmd_submit)
+
     return parser
 
 
@@ -336,13 +442,13 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        args.func(args)
+        status = args.func(args)
     except (UsageError, DatasetError, ValueError) as error:
         if args.verbose:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,251 @@
+"""Stage 4 of ``tbt train``: KD-RL training with periodic validation, checkpoints and resume.
+
+Layout under ``<out>/training/``::
+
+    curves.csv          one row per iteration (policies.kdrl_metrics.SUMMARY_KEYS)
+    validation.csv      iteration, TRAS AO on the validation videos, training seconds
+    state.json          iteration, training seconds, best iteration and AO, latest checkpoint
+    checkpoints/iter_000040/   KDRL.save_to_path (+ student.pt, its exported student)
+
+Every ``validate_every`` iterations (and at the end) the algorithm is checkpointed, its student exported,
+and TRAS tracks the validation videos once; the checkpoint with the best AO is kept as the best, and only
+the best and the latest checkpoints stay on disk. ``state.json`` is written last, atomically, so a killed
+run resumes from the latest finished checkpoint: the curve rows after it are dropped and training goes on
+with the same iteration count and the training time already spent.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence as SequenceABC
+from dataclasses import dataclass
+from pathlib import Path
+
+from envs.sequence import Sequence
+from experiments.ope_metrics import pool_frames, score_sequence
+from experiments.train_config import TrainConfig
+from policies.kdrl_metrics import SUMMARY_KEYS, summarize
+from policies.student_export import export_student, load_student
+from teachers.atomic_io import write_text_atomically
+from teachers.one_pass import track_sequence
+
+__all__ = ["TrainingState", "build_algorithm_config", "train_student", "validate_tras"]
+
+logger = logging.getLogger(__name__)
+
+EXPORTED_STUDENT = "student.pt"
+
+
+@dataclass
+class TrainingState:
+    """What ``state.json`` records (see the module docstring)."""
+
+    iteration: int = 0
+    train_seconds: float = 0.0
+    best_iteration: int = 0
+    best_ao: float = -1.0
+    latest_checkpoint: str | None = None
+    best_checkpoint: str | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> TrainingState:
+        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+
+    def write(self, path: Path) -> None:
+        write_text_atomically(path, json.dumps(self.__dict__, indent=2) + "\n")
+
+
+def gt_clip_source(dataset: str):
+    """All videos of ``dataset`` with no teacher at all: the clips of the GT-only ablation."""
+    from envs.clip_sources import SequenceClipSource
+    from envs.datasets import load_dataset
+
+    return SequenceClipSource(load_dataset(dataset))
+
+
+def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
+    """The :class:`~policies.kdrl.KDRLConfig` of a run.
+
+    The clip source travels as a ``functools.partial`` that every env runner calls: it loads the transfer
+    set and its videos where the env lives, so neither the frames nor the boxes are pickled into the
+    config (and into every checkpoint).
+    """
+    from policies.kdrl import KDRLConfig
+    from policies.student_env import ENV_NAME
+    from policies.student_model import preset
+    from teachers.transfer_set import TransferSetClipSource
+
+    if config.ablation == "gt_only":
+        clip_source = functools.partial(gt_clip_source, config.dataset)
+    else:
+        clip_source = functools.partial(
+            TransferSetClipSource.from_store,
+            str(transfer_set_root),
+            beta=config.beta,
+            clip_length=config.clip_length,
+            clips_per_trajectory=config.clips_per_trajectory,
+            seed=config.seed,
+            teachers=config.teachers_list(),
+        )
+    crop = preset(config.preset).crop_size
+    model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
+    if config.imagenet_weights:
+        model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
+    algo_config = (
+        KDRLConfig()
+        .environment(
+            ENV_NAME,
+            env_config={"clip_source": clip_source, "crop_size": crop, "clip_length": config.clip_length},
+        )
+        .env_runners(
+            num_env_runners=config.num_env_runners, num_envs_per_env_runner=config.num_envs_per_env_runner
+        )
+        .learners(
+            num_learners=config.num_learners,
+            num_gpus_per_learner=config.gpus,
+            num_aggregator_actors_per_learner=config.num_aggregator_actors_per_learner,
+        )
+        .rl_module(model_config=model_config)
+        .training(
+            lr=config.lr,
+            t_max=config.t_max,
+            gamma=config.gamma,
+            distil_fraction=config.distil_fraction,
+            curriculum=config.curriculum,
+            ablation=config.ablation,
+            rl_loss_scale=config.rl_loss_scale,
+            distil_weight_decay=config.distil_weight_decay,
+            train_batch_size_per_learner=config.train_batch_size,
+        )
+        .reporting(
+            min_train_timesteps_per_iteration=config.train_batch_size, metrics_num_episodes_for_smoothing=16
+        )
+        .fault_tolerance(restart_failed_env_runners=True, delay_between_env_runner_restarts_s=5.0)
+        .debugging(seed=config.seed)
+    )
+    if config.curriculum_schedule:
+        algo_config.training(curriculum_schedule=config.curriculum_schedule)
+    return algo_config
+
+
+def validate_tras(student, sequences: SequenceABC[Sequence]) -> float:
+    """AO of TRAS (one pass, frames pooled) on ``sequences``."""
+    from policies.trackers.tras import TRAS
+
+    network = load_student(student) if not hasattr(student, "forward") else student
+    scores = {}
+    for sequence in sequences:
+        result = track_sequence(TRAS(network, device="cpu"), sequence)
+        scores[sequence.name] = score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
+    return float(pool_frames(scores).ao)
+
+
+class _CurveWriter:
+    """Appends iteration rows to ``curves.csv``, dropping rows past ``keep_until`` on resume."""
+
+    def __init__(self, path: Path, keep_until: int):
+        self.path = path
+        rows = []
+        if path.is_file():
+            with path.open(newline="") as handle:
+                rows = [row for row in csv.DictReader(handle) if float(row["iteration"]) <= keep_until]
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=SUMMARY_KEYS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def append(self, row: dict[str, float]) -> None:
+        with self.path.open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=SUMMARY_KEYS).writerow(row)
+
+
+def _progress_line(row: dict[str, float], budget_s: float) -> str:
+    def fmt(key: str, spec: str) -> str:
+        value = row[key]
+        return "-" if math.isnan(value) else format(value, spec)
+
+    return (
+        f"iter {int(row['iteration']):4d} | {row['train_s'] / 60:5.1f}/{budget_s / 60:.0f} min | "
+        f"IoU {fmt('mean_iou', '.3f')} | reward {fmt('mean_reward', '+.2f')} | "
+        f"distil {fmt('distillation_loss', '.3f')} (mask {fmt('mask_rate', '.2f')}) | "
+        f"policy {fmt('policy_loss', '+.2f')} value {fmt('value_loss', '.2f')} | "
+        f"episode {fmt('episode_len_mean', '.1f')} steps | "
+        f"{fmt('env_steps_per_s', '.0f')} env steps/s, {fmt('learner_samples_per_s', '.0f')} samples/s"
+    )
+
+
+def train_student(
+    config: TrainConfig, transfer_set_root: Path, validation: SequenceABC[Sequence], out: Path
+) -> TrainingState:
+    """Train (or resume) until ``config.iterations`` or ``config.train_minutes``; returns the final state.
+
+    The best checkpoint's exported student is ``state.best_checkpoint / student.pt``.
+    """
+    from policies.kdrl import KDRL
+
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "state.json"
+    state = TrainingState.read(state_path)
+    checkpoints = out / "checkpoints"
+    budget_s = config.train_minutes * 60.0
+    if state.latest_checkpoint and Path(state.latest_checkpoint).is_dir():
+        print(f"resuming training from iteration {state.iteration} ({state.latest_checkpoint})")
+        algo = KDRL.from_checkpoint(state.latest_checkpoint)
+    else:
+        state = TrainingState()
+        algo = build_algorithm_config(config, transfer_set_root).build_algo()
+    curves = _CurveWriter(out / "curves.csv", keep_until=state.iteration)
+    validation_path = out / "validation.csv"
+    if not validation_path.is_file():
+        validation_path.write_text("iteration,validation_ao,train_s\n")
+    try:
+        while state.iteration < config.iterations and state.train_seconds < budget_s:
+            started = time.perf_counter()
+            result = algo.train()
+            state.train_seconds += time.perf_counter() - started
+            state.iteration = int(result["training_iteration"])
+            row = {**summarize(result), "time_s": state.train_seconds}
+            curves.append(row)
+            print(_progress_line({**row, "train_s": state.train_seconds}, budget_s), flush=True)
+            last = state.iteration >= config.iterations or state.train_seconds >= budget_s
+            if state.iteration % config.validate_every == 0 or last:
+                stale = _checkpoint_and_validate(algo, state, checkpoints, validation, validation_path)
+                state.write(state_path)
+                # Only now that state.json no longer names them: a kill never leaves it pointing nowhere.
+                for old in stale:
+                    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        algo.stop()
+    return state
+
+
+def _checkpoint_and_validate(
+    algo, state: TrainingState, checkpoints: Path, validation, validation_path
+) -> set[str]:
+    """Checkpoint, export, validate, update ``state``; returns the checkpoints no longer needed."""
+    path = checkpoints / f"iter_{state.iteration:06d}"
+    if path.exists():  # left by a run killed between saving and recording it
+        shutil.rmtree(path)
+    algo.save_to_path(path)
+    student = export_student(path, path / EXPORTED_STUDENT)
+    started = time.perf_counter()
+    ao = validate_tras(student, validation)
+    with validation_path.open("a") as handle:
+        handle.write(f"{state.iteration},{ao:.6f},{state.train_seconds:.1f}\n")
+    improved = ao > state.best_ao
+    print(
+        f"validation at iteration {state.iteration}: TRAS AO {ao:.3f} on {len(validation)} videos "
+        f"({time.perf_counter() - started:.1f} s){' - best so far' if improved else ''}",
+        flush=True,
+    )
+    previous = {state.latest_checkpoint, state.best_checkpoint}
+    if improved:
+        state.best_ao, state.best_iteration, state.best_checkpoint = ao, state.iteration, str(path)
+    state.latest_checkpoint = str(path)
+    return previous - {state.latest_checkpoint, state.best_checkpoint, None}

@@ -1,0 +1,170 @@
+"""The settings of one ``tbt train`` run: defaults, a config file, command-line overrides, checks.
+
+One flat dataclass, :class:`TrainConfig`, holds everything a run depends on. It is written to
+``<out>/config.json`` at the start of a run (the exact config used, for the report and for ``--resume``)
+and can be given back with ``--config FILE`` (JSON, or YAML when the file ends in ``.yaml``/``.yml``).
+Precedence: defaults < ``--config`` file < command-line flags.
+
+The defaults are the embedded default run: synthetic videos, the four fast OpenCV teachers, the
+``small`` student, two students of 8 envs each on a local Ray instance, within 20 minutes on a 2-core
+CPU. ``TrainConfig.quick()`` is the shortened run the end-to-end test uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from policies.student_roles import ABLATIONS
+
+__all__ = ["ConfigError", "TrainConfig", "load_config_file"]
+
+
+class ConfigError(ValueError):
+    """An invalid training setting; the message names the setting."""
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run (see the module docstring)."""
+
+    # Data: where the videos come from (any reader of ``envs.datasets``).
+    dataset: str = "synthetic:videos=60,frames=100,difficulty=0.5,seed=1"
+    """Training videos: the teachers run on them and the transfer set is cut from them."""
+    validation_dataset: str = "synthetic:videos=10,frames=100,difficulty=0.5,seed=500"
+    """Held-out videos on which TRAS's AO chooses the best checkpoint."""
+    test_dataset: str = "synthetic:videos=30,frames=100,difficulty=0.5,seed=1000"
+    """Held-out videos of the final evaluation and report."""
+    # Teachers and the transfer set (SPEC "Training").
+    teachers: str = "kcf,csrt,mosse,medianflow"
+    beta: float = 0.5
+    clip_length: int = 32
+    clips_per_trajectory: int = 5
+    results_root: str | None = None
+    model_dir: str | None = None
+    # The student and KD-RL.
+    preset: str = "small"
+    imagenet_weights: str | None = None
+    """A torchvision ``resnet18`` state-dict file for the ``paper`` preset's backbone (no download)."""
+    ablation: str = "kd_rl"
+    lr: float = 1e-3
+    """RAdam's learning rate. The paper's 1e-6 is for 10 days on 4 GPUs; the small preset needs ~1e-3."""
+    t_max: int = 5
+    gamma: float = 1.0
+    distil_fraction: float = 0.5
+    curriculum: bool = True
+    curriculum_schedule: dict[str, Any] = field(default_factory=dict)
+    rl_loss_scale: float = 1e-3
+    distil_weight_decay: float = 1e-4
+    train_batch_size: int = 400
+    # Budget: training stops at whichever comes first.
+    iterations: int = 10_000
+    train_minutes: float = 11.0
+    validate_every: int = 40
+    """Iterations between validations (and checkpoints); the last iteration is always validated."""
+    # Scale (see docs/cluster.md).
+    num_env_runners: int = 2
+    num_envs_per_env_runner: int = 8
+    num_learners: int = 0
+    gpus: float = 0
+    """GPUs per learner (with ``num_learners`` 0, the local learner's GPUs)."""
+    num_aggregator_actors_per_learner: int = 0
+    num_teacher_actors: int | None = None
+    address: str | None = None
+    """Ray cluster to join (``auto`` for a running local one); None starts a local instance."""
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> TrainConfig:
+        """A run of a few minutes on a tiny synthetic set: the shape of the default run, not its quality."""
+        settings = {
+            "dataset": "synthetic:videos=12,frames=40,difficulty=0.3,seed=1",
+            "validation_dataset": "synthetic:videos=2,frames=30,difficulty=0.3,seed=500",
+            "test_dataset": "synthetic:videos=3,frames=30,difficulty=0.3,seed=1000",
+            "teachers": "kcf,mosse",
+            "beta": 0.3,
+            "clip_length": 16,
+            "train_batch_size": 80,
+            "iterations": 4,
+            "train_minutes": 2.0,
+            "validate_every": 2,
+            "num_envs_per_env_runner": 2,
+            **overrides,
+        }
+        return cls(**settings)
+
+    def updated(self, **overrides: Any) -> TrainConfig:
+        """A copy with ``overrides`` (``None`` values are ignored: a flag that was not given)."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; valid settings: {sorted(known)}")
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def validate(self) -> TrainConfig:
+        """Check every setting; raises :class:`ConfigError` naming the first bad one."""
+        from policies.student_model import PRESETS
+
+        checks = [
+            (self.preset in PRESETS, f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}"),
+            (self.ablation in ABLATIONS, f"ablation must be one of {ABLATIONS}, got {self.ablation!r}"),
+            (0.0 <= self.beta < 1.0, f"beta must be in [0, 1), got {self.beta}"),
+            (self.clip_length >= 2, f"clip_length must be >= 2, got {self.clip_length}"),
+            (self.lr >= 0, f"lr must be >= 0, got {self.lr}"),
+            (self.t_max >= 1, f"t_max must be >= 1, got {self.t_max}"),
+            (
+                0.0 <= self.distil_fraction <= 1.0,
+                f"distil_fraction must be in [0, 1], got {self.distil_fraction}",
+            ),
+            (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
+            (self.train_minutes > 0, f"train_minutes must be > 0, got {self.train_minutes}"),
+            (self.validate_every >= 1, f"validate_every must be >= 1, got {self.validate_every}"),
+            (self.num_env_runners >= 0, f"num_env_runners must be >= 0, got {self.num_env_runners}"),
+            (self.num_envs_per_env_runner >= 1, "num_envs_per_env_runner must be >= 1"),
+            (self.train_batch_size >= 1, f"train_batch_size must be >= 1, got {self.train_batch_size}"),
+            (self.gpus >= 0 and self.num_learners >= 0, "gpus and num_learners must be >= 0"),
+            (bool(self.teachers_list()), "teachers must name at least one teacher"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        if self.imagenet_weights is not None and not Path(self.imagenet_weights).is_file():
+            raise ConfigError(f"imagenet_weights file {self.imagenet_weights} does not exist")
+        return self
+
+    def teachers_list(self) -> list[str]:
+        return [name.strip() for name in self.teachers.split(",") if name.strip()]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def write(self, path: str | os.PathLike) -> None:
+        from teachers.atomic_io import write_text_atomically
+
+        write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings in a JSON or YAML file, as a dict (checked against :class:`TrainConfig` later)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            settings = yaml.safe_load(text)
+        else:
+            settings = json.loads(text)
+    except Exception as error:  # json/yaml syntax errors: one message naming the file
+        raise ConfigError(f"cannot parse config file {path}: {error}") from error
+    if not isinstance(settings, dict):
+        raise ConfigError(
+            f"config file {path} must hold a mapping of settings, got {type(settings).__name__}"
+        )
+    return settings

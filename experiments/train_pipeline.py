@@ -1,0 +1,195 @@
+"""``tbt train``: the whole pipeline, from videos to a report, resumable stage by stage.
+
+Stages (each prints its progress; a stopped run restarts where it stopped with ``--resume``):
+
+1. videos: the training, validation and test datasets (synthetic by default: nothing is downloaded);
+2. teachers: the teacher pool runs as Ray actors over the training videos (``teachers.teacher_pool``);
+   finished (video, teacher) trajectories are stored as they end and never run again;
+3. transfer set: β filtering and 32-frame clips (``teachers.transfer_set``); Table 1 is printed;
+4. training: KD-RL on Ray with periodic TRAS validation that keeps the best checkpoint
+   (``experiments.student_training``);
+5. evaluation: TRAS, TRAST (with the teacher that tracked the training videos best) and TRASFUST (the
+   whole pool) against every teacher, the identity tracker and the oracle on the test videos;
+6. report: ``<out>/report/`` with ``summary.md``, the score tables and plots, the training curves, the
+   exported student and the exact config used.
+
+Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``training/``, ``evaluation/``, ``report/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from experiments.train_config import ConfigError, TrainConfig
+
+__all__ = ["run_training_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+# Settings that may change on --resume without invalidating finished work: the budget and the scale.
+_RESUMABLE_CHANGES = {
+    "iterations",
+    "train_minutes",
+    "validate_every",
+    "num_env_runners",
+    "num_envs_per_env_runner",
+    "num_learners",
+    "gpus",
+    "num_aggregator_actors_per_learner",
+    "num_teacher_actors",
+    "address",
+}
+
+
+def _stage(number: int, title: str) -> float:
+    print(f"\n== stage {number}/6: {title} ==", flush=True)
+    return time.perf_counter()
+
+
+def prepare_run_folder(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+    """Write ``config.json`` for a new run, or check it against ``config`` for a resumed one."""
+    config_path = out / CONFIG_FILE
+    if config_path.is_file() and not resume:
+        raise ConfigError(f"{out} already holds a run; resume it with --resume or choose another --out")
+    if resume:
+        if not config_path.is_file():
+            raise ConfigError(f"nothing to resume: {config_path} does not exist")
+        stored = TrainConfig(**json.loads(config_path.read_text()))
+        changed = {
+            key
+            for key, value in config.to_dict().items()
+            if value != getattr(stored, key) and key not in _RESUMABLE_CHANGES
+        }
+        # A resumed run keeps the data and method settings it started with; only budget and scale move.
+        config = stored.updated(**{k: v for k, v in config.to_dict().items() if k in _RESUMABLE_CHANGES})
+        if changed:
+            print(
+                f"resuming with the stored settings of {sorted(changed)} (only budget and scale can change)"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    config.write(config_path)
+    return config
+
+
+def best_teacher(transfer_rows, teachers: list[str]) -> str:
+    """The teacher with the highest mean IoU over the training videos (the TRAST partner)."""
+    rows = transfer_rows[transfer_rows["teacher"].isin(teachers)]
+    means = rows.groupby("teacher")["iou"].mean()
+    return str(means.idxmax())
+
+
+def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = False) -> Path:
+    """Run every stage (see the module docstring); returns the report folder."""
+    from cluster.ray_runtime import init_ray
+    from envs.datasets import load_dataset
+    from teachers.transfer_set import TransferSetClipSource, table1
+
+    out = Path(out)
+    config = prepare_run_folder(out, config.validate(), resume)
+    wall = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    started = _stage(1, "videos")
+    train_videos = load_dataset(config.dataset)
+    validation_videos = load_dataset(config.validation_dataset)
+    test_videos = load_dataset(config.test_dataset)
+    for label, videos, spec in (
+        ("training", train_videos, config.dataset),
+        ("validation", validation_videos, config.validation_dataset),
+        ("test", test_videos, config.test_dataset),
+    ):
+        print(f"{label}: {len(videos)} videos, {sum(len(v) for v in videos)} frames ({spec})")
+    timings["videos"] = time.perf_counter() - started
+
+    init_ray(config.address)
+
+    started = _stage(2, f"teachers ({config.teachers}) on the training videos")
+    store = _run_teachers(config, train_videos, out / "transfer_set")
+    timings["teachers"] = time.perf_counter() - started
+
+    started = _stage(3, f"transfer set (beta {config.beta:g})")
+    rows = store.read_all()
+    print(table1(rows, betas=[config.beta], clip_length=config.clip_length).to_string(index=False))
+    if config.ablation != "gt_only":
+        # Fails here, with its explanation, rather than on every env runner.
+        source = TransferSetClipSource(
+            rows,
+            train_videos,
+            beta=config.beta,
+            clip_length=config.clip_length,
+            clips_per_trajectory=config.clips_per_trajectory,
+            seed=config.seed,
+            teachers=config.teachers_list(),
+        )
+        print(f"{len(source)} clips of {config.clip_length} frames from {len(source.kept)} kept trajectories")
+    partner = best_teacher(rows, config.teachers_list())
+    print(f"TRAST's teacher: {partner} (best mean IoU on the training videos)")
+    timings["transfer_set"] = time.perf_counter() - started
+
+    started = _stage(
+        4, f"training ({config.preset} student, {config.ablation}, {config.train_minutes:g} min budget)"
+    )
+    from experiments.student_training import EXPORTED_STUDENT, train_student
+
+    state = train_student(config, out / "transfer_set", validation_videos, out / "training")
+    print(
+        f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation AO "
+        f"{state.best_ao:.3f} at iteration {state.best_iteration}"
+    )
+    timings["training"] = time.perf_counter() - started
+
+    report = out / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    student = report / EXPORTED_STUDENT
+    shutil.copyfile(Path(state.best_checkpoint) / EXPORTED_STUDENT, student)
+
+    started = _stage(5, "evaluation on the test videos")
+    from experiments.train_report import evaluate_on_test_set, write_training_report
+
+    specs = _evaluation_specs(config, partner)
+    evaluation = evaluate_on_test_set(config, specs, student, out / "evaluation")
+    timings["evaluation"] = time.perf_counter() - started
+
+    _stage(6, "report")
+    timings["total"] = time.perf_counter() - wall
+    write_training_report(
+        report, config, out, state, evaluation, specs=specs, partner=partner, timings=timings
+    )
+    print(f"\nreport: {report / 'summary.md'}")
+    return report
+
+
+def _evaluation_specs(config: TrainConfig, partner: str) -> list[str]:
+    teachers = config.teachers_list()
+    return ["tras", f"trast:{partner}", f"trasfust:{'+'.join(teachers)}", *teachers, "identity"]
+
+
+def _run_teachers(config: TrainConfig, videos, root: Path):
+    import ray
+
+    from teachers.registry import tracker_factory
+    from teachers.teacher_pool import TeacherPool
+    from teachers.transfer_store import TransferSetStore
+
+    store = TransferSetStore(root)
+    store.write_manifest(config.dataset, config.teachers_list())
+    factories = dict(
+        tracker_factory(name, results_root=config.results_root, model_dir=config.model_dir)
+        for name in config.teachers_list()
+    )
+    pool = TeacherPool(config.num_teacher_actors)
+    try:
+        report = pool.build(videos, factories, store)
+    finally:
+        # Free the actors' CPUs for the env runners of the next stage.
+        for actor in pool.actors:
+            ray.kill(actor)
+    print(f"{report.ran} trajectories run, {report.skipped} already stored, {len(report.failed)} failed")
+    for video, teacher, message in report.bad_input:
+        print(f"skipped {teacher} on {video}: {message}")
+    return store

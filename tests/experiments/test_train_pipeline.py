@@ -1,0 +1,104 @@
+"""``tbt train``: settings, a shortened end-to-end run with every report artefact, and resume."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.train_config import ConfigError, TrainConfig, load_config_file
+from experiments.train_report import bar_checks
+
+
+def test_config_precedence_and_checks(tmp_path):
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("lr: 0.002\nteachers: kcf,csrt\n")
+    config = TrainConfig().updated(**load_config_file(config_file)).updated(lr=None, beta=0.6)
+    assert (config.lr, config.teachers, config.beta) == (0.002, "kcf,csrt", 0.6)
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['learning_rate'\]"):
+        TrainConfig().updated(learning_rate=1.0)
+    with pytest.raises(ConfigError, match="beta must be in"):
+        TrainConfig(beta=1.5).validate()
+    with pytest.raises(ConfigError, match="preset must be one of"):
+        TrainConfig(preset="huge").validate()
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config_file(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot parse config file"):
+        load_config_file(tmp_path / "bad.json")
+
+
+def test_bar_checks_read_the_pooled_table():
+    table = (
+        pd.DataFrame(
+            {"AO": [0.70, 0.60, 0.55, 0.50, 0.45, 0.10]},
+            index=["oracle", "trasfust-kcf+csrt", "csrt", "trast-csrt", "tras", "identity"],
+        )
+        .assign(kcf=0)
+        .drop(columns="kcf")
+    )
+    table.loc["kcf", "AO"] = 0.4
+    checks = {name: ok for name, ok, _ in bar_checks(table, partner="csrt", pool=["kcf", "csrt"])}
+    assert checks == {
+        "TRAS AO >= identity AO + 0.15": True,  # 0.45 vs 0.10
+        "TRAST AO >= TRAS AO": True,  # 0.50 vs 0.45
+        "TRAST AO >= its teacher's (csrt) AO - 0.02": False,  # 0.50 vs 0.55
+        "TRASFUST AO >= best pool teacher's AO - 0.02": True,  # 0.60 vs csrt 0.55
+    }
+
+
+def test_a_run_folder_is_not_overwritten_and_resume_needs_a_run(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps(TrainConfig().to_dict()))
+    assert main(["train", "--out", str(tmp_path)]) == 2
+    assert "already holds a run; resume it with --resume" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "new"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--quick", "--out", str(out)]) == 0
+    report = out / "report"
+    for name in (
+        "summary.md",
+        "scores.md",
+        "scores.csv",
+        "per_sequence_scores.md",
+        "per_sequence_ao.csv",
+        "success_plot.png",
+        "precision_plot.png",
+        "teacher_share.md",
+        "teacher_share.png",
+        "training_curves.png",
+        "training_curves.csv",
+        "validation.csv",
+        "student.pt",
+        "config.json",
+    ):
+        assert (report / name).is_file() and (report / name).stat().st_size > 0, name
+    for image in ("success_plot.png", "training_curves.png", "teacher_share.png"):
+        assert (report / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+    scores = pd.read_csv(report / "scores.csv", index_col=0)
+    assert {"tras", "trast-kcf", "trasfust-kcf+mosse", "kcf", "mosse", "identity", "oracle"} <= set(
+        scores.index
+    )
+    assert scores["AO"].between(0, 1).all()
+    curves = pd.read_csv(report / "training_curves.csv")
+    assert curves["iteration"].tolist() == [1, 2, 3, 4]
+    assert json.loads((report / "config.json").read_text())["iterations"] == 4
+    summary = (report / "summary.md").read_text()
+    assert "## The bar" in summary and "TRAS AO >= identity AO + 0.15" in summary
+
+    from policies.student_export import load_student
+
+    assert load_student(report / "student.pt").config.backbone == "small"
+
+    # Resume with a larger budget: training continues from iteration 4, the teachers do not run again.
+    assert main(["train", "--quick", "--out", str(out), "--resume", "--iterations", "6"]) == 0
+    curves = pd.read_csv(out / "training" / "curves.csv")
+    assert curves["iteration"].tolist() == [1, 2, 3, 4, 5, 6]
+    state = json.loads((out / "training" / "state.json").read_text())
+    assert state["iteration"] == 6
