@@ -189,6 +189,8 @@ def train_student(
     """
     from policies.kdrl import KDRL
 
+    # Absolute: RLlib's save_to_path reads a relative path as a URI and refuses it.
+    out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / "state.json"
     state = TrainingState.read(state_path)

@@ -89,7 +89,7 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     from envs.datasets import load_dataset
     from teachers.transfer_set import TransferSetClipSource, table1
 
-    out = Path(out)
+    out = Path(out).resolve()
     config = prepare_run_folder(out, config.validate(), resume)
     wall = time.perf_counter()
     timings: dict[str, float] = {}

@@ -58,9 +58,11 @@ def test_a_run_folder_is_not_overwritten_and_resume_needs_a_run(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path):
+def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path, monkeypatch):
+    # A relative --out, as a user types it (RLlib's checkpointing refuses relative paths).
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
-    assert main(["train", "--quick", "--out", str(out)]) == 0
+    assert main(["train", "--quick", "--out", "run"]) == 0
     report = out / "report"
     for name in (
         "summary.md",
@@ -97,7 +99,7 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     assert load_student(report / "student.pt").config.backbone == "small"
 
     # Resume with a larger budget: training continues from iteration 4, the teachers do not run again.
-    assert main(["train", "--quick", "--out", str(out), "--resume", "--iterations", "6"]) == 0
+    assert main(["train", "--quick", "--out", "run", "--resume", "--iterations", "6"]) == 0
     curves = pd.read_csv(out / "training" / "curves.csv")
     assert curves["iteration"].tolist() == [1, 2, 3, 4, 5, 6]
     state = json.loads((out / "training" / "state.json").read_text())

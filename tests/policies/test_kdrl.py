@@ -62,6 +62,10 @@ def test_validate_rejects_inconsistent_settings():
         KDRLConfig().training(distil_fraction=1.5).validate()
     with pytest.raises(ValueError, match="ablation"):
         KDRLConfig().training(ablation="nope").validate()
+    with pytest.raises(
+        ValueError, match=r"curriculum_schedule: unknown curriculum_schedule keys \['windw'\]"
+    ):
+        KDRLConfig().training(curriculum_schedule={"windw": 3}).validate()
     with pytest.raises(ValueError, match="crop_size"):
         KDRLConfig().environment(ENV_NAME, env_config={"crop_size": 128}).validate()
 

@@ -1,0 +1,156 @@
+"""KD-RL env steps/s with 1, 2 and 4 env runners on a two-node local Ray cluster, and the scaling efficiency.
+
+    python -m experiments.benchmarks.bench_cluster_scaling [--runners 1,2,4] [--node-cpus 2] [--measure-s 20]
+
+Starts a head and a worker node on this machine as separate ``ray start`` processes
+(``cluster.local_cluster``), joins them as the driver (the learner runs here, in the driver, as in
+``tbt train``'s default), runs the teachers once into a transfer set, then for each runner count trains the
+``small`` student for a few warm-up iterations and measures for ``--measure-s`` seconds:
+
+* env steps/s: env steps the runners sampled during the window / its wall time;
+* learner samples/s: env steps the learner trained on / the same time;
+* scaling efficiency: (env steps/s with N runners) / (N × env steps/s with 1 runner).
+
+The runners are spread evenly over the two nodes: each asks for ``node_cpus / ceil(N / 2)`` logical CPUs, so
+at most ``ceil(N / 2)`` fit on a node (one runner alone may land on either). ``placement`` counts the
+runners on each node, from their node ids. Node CPUs are logical: on a machine with fewer cores than
+runners plus the learner, efficiency falls because they share cores, not because of Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["measure", "main"]
+
+ROLES = ("head_node", "worker_node")
+
+
+def _lifetime_steps(result: dict) -> tuple[float, float]:
+    """(env steps sampled, env steps trained) since the start of training."""
+    from policies.kdrl_metrics import summarize
+
+    trained = result.get("learners", {}).get("__all_modules__", {}).get("num_env_steps_trained_lifetime", 0)
+    return summarize(result)["env_steps"], float(trained)
+
+
+def measure(algo_config, warmup_iterations: int, measure_s: float) -> dict[str, float]:
+    """Build the algorithm, train ``warmup_iterations``, then measure throughput over ``measure_s`` seconds."""
+    import ray
+
+    algo = algo_config.build_algo()
+    try:
+        result = {}
+        for _ in range(warmup_iterations):
+            result = algo.train()
+        sampled0, trained0 = _lifetime_steps(result) if result else (0.0, 0.0)
+        started, iterations = time.perf_counter(), 0
+        while time.perf_counter() - started < measure_s:
+            result = algo.train()
+            iterations += 1
+        elapsed = time.perf_counter() - started
+        sampled, trained = _lifetime_steps(result)
+        runner_nodes = algo.env_runner_group.foreach_env_runner(
+            lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False
+        )
+    finally:
+        algo.stop()
+    return {
+        "env_steps_per_s": (sampled - sampled0) / elapsed,
+        "learner_samples_per_s": (trained - trained0) / elapsed,
+        "iterations": iterations,
+        "seconds": elapsed,
+        "runner_nodes": runner_nodes,
+    }
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runners", default="1,2,4", help="env-runner counts to measure (%(default)s)")
+    parser.add_argument("--node-cpus", type=int, default=2, help="logical CPUs of each node (%(default)s)")
+    parser.add_argument("--envs-per-runner", type=int, default=4)
+    parser.add_argument("--train-batch-size", type=int, default=200)
+    parser.add_argument("--warmup-iterations", type=int, default=2)
+    parser.add_argument(
+        "--measure-s", type=float, default=20.0, help="measuring window per count (%(default)s)"
+    )
+    parser.add_argument("--dataset", default="synthetic:videos=8,frames=60,difficulty=0.3,seed=1")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.runners.split(",")]
+    if max(counts) > 2 * args.node_cpus:
+        parser.error(f"{max(counts)} runners do not fit on 2 nodes of {args.node_cpus} CPUs")
+
+    import ray
+
+    from cluster.local_cluster import LocalRayCluster, NodeSpec, wait_for_nodes
+    from cluster.ray_runtime import init_ray
+    from envs.datasets import load_dataset
+    from experiments.student_training import build_algorithm_config
+    from experiments.train_config import TrainConfig
+    from experiments.train_pipeline import _run_teachers
+
+    load_before = os.getloadavg()[0]
+    nodes = [NodeSpec(args.node_cpus, {role: 1}) for role in ROLES]
+    rows = []
+    with LocalRayCluster(nodes) as cluster, tempfile.TemporaryDirectory() as scratch:
+        # This process is the driver: same auth mode as the nodes, and no RAY_ADDRESS pointing elsewhere.
+        os.environ["RAY_AUTH_MODE"] = cluster.auth_mode
+        os.environ.pop("RAY_ADDRESS", None)
+        init_ray(address=cluster.address)
+        try:
+            role_of = {
+                node["NodeID"]: next(role for role in ROLES if role in node["Resources"])
+                for node in wait_for_nodes(len(nodes))
+            }
+            base = TrainConfig(
+                dataset=args.dataset,
+                teachers="kcf",
+                beta=0.3,
+                clip_length=16,
+                preset="small",
+                train_batch_size=args.train_batch_size,
+                num_envs_per_env_runner=args.envs_per_runner,
+            )
+            root = Path(scratch) / "transfer_set"
+            _run_teachers(base, load_dataset(base.dataset), root)
+            for count in counts:
+                per_node = math.ceil(count / len(nodes))
+                algo_config = build_algorithm_config(base.updated(num_env_runners=count), root)
+                algo_config.env_runners(num_cpus_per_env_runner=args.node_cpus / per_node)
+                figures = measure(algo_config, args.warmup_iterations, args.measure_s)
+                placement = {role: 0 for role in ROLES}
+                for node_id in figures.pop("runner_nodes"):
+                    placement[role_of[node_id]] += 1
+                where = f"{placement['head_node']} head + {placement['worker_node']} worker"
+                rows.append({"env_runners": count, **figures, "placement": where})
+                print(
+                    f"{count} runners: {figures['env_steps_per_s']:.0f} env steps/s, "
+                    f"{figures['learner_samples_per_s']:.0f} learner samples/s ({where})",
+                    flush=True,
+                )
+        finally:
+            ray.shutdown()
+    table = pd.DataFrame(rows).set_index("env_runners")
+    single = table["env_steps_per_s"].get(1, math.nan)
+    table["efficiency"] = table["env_steps_per_s"] / (table.index * single)
+    print(
+        f"\nKD-RL (small preset, {args.envs_per_runner} envs per runner, batch {args.train_batch_size}) on a "
+        f"two-node local cluster ({args.node_cpus} logical CPUs per node) on a machine with {os.cpu_count()} "
+        f"cores; learner in the driver; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
+    )
+    shown = table[["env_steps_per_s", "learner_samples_per_s", "efficiency", "iterations", "placement"]]
+    print(shown.to_string(float_format=lambda v: f"{v:.2f}"))
+    return table
+
+
+if __name__ == "__main__":
+    main()

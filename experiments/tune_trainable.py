@@ -1,0 +1,113 @@
+"""The Ray Tune trainable of a KD-RL sweep: the KDRL algorithm, configured from a trial's training settings.
+
+Tune samples a trial's config from a flat dict whose keys are :class:`~experiments.train_config.TrainConfig`
+fields (``lr``, ``beta``, ``teachers``, ``curriculum``, …) plus :data:`TRANSFER_SET_ROOT_KEY`. Several of
+those settings cannot be RLlib config values that Tune samples directly: β, the teacher pool and the clip
+settings live inside the clip source (a ``functools.partial`` in ``env_config`` that Tune cannot look
+into), and ``t_max`` also sets the module's ``max_seq_len``. So :class:`SweepKDRL` turns the sampled
+settings into a complete ``KDRLConfig`` with the same :func:`~experiments.student_training.
+build_algorithm_config` that ``tbt train`` uses, adds the validation callback, and is otherwise RLlib's own
+algorithm: Tune trains it (``train()``), checkpoints it (``save_checkpoint``), restores it, and sizes each
+trial's placement group from the algorithm config (``default_resource_request``), GPUs included.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from experiments.train_config import ConfigError, TrainConfig
+from experiments.validation_callback import VALIDATION_AO, VALIDATION_ITERATION, ValidationAOCallback
+from policies.kdrl import KDRL
+from policies.kdrl_metrics import ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S, KDRLMetricsCallback
+
+__all__ = [
+    "PLACEMENT_STRATEGY_KEY",
+    "TRANSFER_SET_ROOT_KEY",
+    "SweepKDRL",
+    "algorithm_config_for_trial",
+    "train_config_of_trial",
+]
+
+TRANSFER_SET_ROOT_KEY = "transfer_set_root"
+"""The trial-config key naming the transfer set every trial cuts its clips from."""
+PLACEMENT_STRATEGY_KEY = "placement_strategy"
+"""The trial-config key of the trial's placement-group strategy (``PACK``, ``SPREAD``, …): placement
+strategies act only under Tune, where each trial gets one placement group."""
+_SWEEP_KEYS = frozenset({TRANSFER_SET_ROOT_KEY, PLACEMENT_STRATEGY_KEY})
+_LEADING_METRICS = (VALIDATION_AO, VALIDATION_ITERATION, ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S)
+_TRAIN_CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
+
+
+def train_config_of_trial(trial_config: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` a trial's (sampled) config describes.
+
+    Tune's own bookkeeping keys (``__trial_info__`` and the like) are ignored; any other key that is not a
+    ``TrainConfig`` field is an error, so that a misspelt search-space key fails instead of doing nothing.
+    """
+    settings = {k: v for k, v in trial_config.items() if k not in _SWEEP_KEYS and not k.startswith("__")}
+    unknown = sorted(set(settings) - _TRAIN_CONFIG_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown training setting(s) {unknown} in the trial config")
+    return TrainConfig(**settings).validate()
+
+
+def algorithm_config_for_trial(trial_config: dict[str, Any]):
+    """The ``KDRLConfig`` of one trial: ``tbt train``'s algorithm config plus TRAS validation AO."""
+    from experiments.student_training import build_algorithm_config
+
+    if TRANSFER_SET_ROOT_KEY not in trial_config:
+        raise ConfigError(
+            f"the trial config has no {TRANSFER_SET_ROOT_KEY!r}: which transfer set to train on?"
+        )
+    config = train_config_of_trial(trial_config)
+    algo_config = build_algorithm_config(config, Path(trial_config[TRANSFER_SET_ROOT_KEY]))
+    validation = functools.partial(
+        ValidationAOCallback,
+        validation_dataset=config.validation_dataset,
+        validate_every=config.validate_every,
+    )
+    algo_config.resources(placement_strategy=trial_config.get(PLACEMENT_STRATEGY_KEY, "PACK"))
+    return algo_config.callbacks([KDRLMetricsCallback, validation])
+
+
+class SweepKDRL(KDRL):
+    """KDRL that also accepts a sweep trial's config (see the module docstring).
+
+    Given a ``KDRLConfig`` (as ``KDRL.from_checkpoint`` gives it), it behaves exactly like :class:`KDRL`.
+    """
+
+    def __init__(self, config=None, **kwargs):
+        self._trial_config = None
+        if isinstance(config, dict) and TRANSFER_SET_ROOT_KEY in config:
+            self._trial_config = dict(config)
+            config = algorithm_config_for_trial(config)
+        super().__init__(config=config, **kwargs)
+
+    def get_auto_filled_metrics(self, *args, **kwargs) -> dict:
+        """Results carry the trial's training settings as their ``config`` (what ``ResultGrid`` and its
+        dataframe show as ``config/<setting>``), not the several hundred keys of the algorithm config."""
+        filled = super().get_auto_filled_metrics(*args, **kwargs)
+        if self._trial_config is not None:
+            filled["config"] = dict(self._trial_config)
+        return filled
+
+    def log_result(self, result: dict) -> None:
+        """After the callbacks have added them, put the sweep's metrics first in the result: Tune's progress
+        table shows the first few metrics of a result, which would otherwise be RLlib's bookkeeping."""
+        super().log_result(result)
+        leading = {key: result[key] for key in _LEADING_METRICS if key in result}
+        rest = {key: value for key, value in result.items() if key not in leading}
+        result.clear()
+        result.update(leading)
+        result.update(rest)
+
+    @classmethod
+    def default_resource_request(cls, config):
+        """One trial's resources, from its algorithm config: the driver (and local learner's GPUs), the env
+        runners, the learners and aggregators, as RLlib reserves them for any algorithm under Tune."""
+        if isinstance(config, dict) and TRANSFER_SET_ROOT_KEY in config:
+            config = algorithm_config_for_trial(config).to_dict()
+        return super().default_resource_request(config)
