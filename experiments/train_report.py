@@ -192,7 +192,7 @@ Training videos `{config.dataset}`; test videos `{config.test_dataset}`. Teacher
 
 ## Scores on the test videos
 
-{markdown_table(table, column_formats={COLUMN_FPS: '{:.1f}'})}
+{markdown_table(table, column_formats={COLUMN_FPS: "{:.1f}"})}
 
 ## The bar
 

@@ -20,6 +20,10 @@ Steps:
 Tune's own files are under ``<out>/sweep``. An interrupted sweep (killed driver, Ctrl-C, lost node)
 continues with ``--resume``: ``Tuner.restore`` restarts the unfinished and failed trials from their latest
 checkpoints with the settings stored in ``<out>/sweep.json`` (flags given with ``--resume`` are ignored).
+
+On a multi-node cluster ``--out`` must be a folder every node sees (the shared ``/mnt/tbt/runs`` of
+docs/cluster.md): the env runners read the transfer set from it, and Tune writes the trials' checkpoints
+there from whichever node runs them.
 """
 
 from __future__ import annotations
@@ -41,11 +45,21 @@ from experiments.tune_search_space import (
     teacher_pools,
     teachers_union,
 )
-from experiments.tune_trainable import TRANSFER_SET_ROOT_KEY, SweepKDRL
+from experiments.tune_trainable import PLACEMENT_STRATEGY_KEY, TRANSFER_SET_ROOT_KEY, SweepKDRL
 from experiments.validation_callback import VALIDATION_AO
 from teachers.atomic_io import write_text_atomically
 
-__all__ = ["SweepOutcome", "SweepSettings", "add_tune_arguments", "run_sweep", "run_tune"]
+__all__ = [
+    "SweepOutcome",
+    "SweepSettings",
+    "add_tune_arguments",
+    "build_transfer_set",
+    "check_out_folder",
+    "check_trial_fits",
+    "run_sweep",
+    "run_tune",
+    "settings_from_args",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -189,8 +203,6 @@ def build_transfer_set(settings: SweepSettings, root: Path) -> None:
 
 
 def _param_space(settings: SweepSettings, transfer_set_root: Path) -> dict[str, Any]:
-    from experiments.tune_trainable import PLACEMENT_STRATEGY_KEY
-
     return {
         **settings.base,
         **search_space(settings.space, grid=settings.grid),
@@ -239,6 +251,33 @@ def _new_tuner(settings: SweepSettings, out: Path, callbacks: list) -> Any:
     )
 
 
+def check_trial_fits(settings: SweepSettings, resources: dict[str, float]) -> None:
+    """Refuse a sweep whose trials need more CPUs or GPUs than ``resources`` (a fixed, local Ray instance's
+    ``ray.cluster_resources()``): Tune would otherwise wait forever for a trial it can never start."""
+    trial = {**settings.base, TRANSFER_SET_ROOT_KEY: "", PLACEMENT_STRATEGY_KEY: settings.placement_strategy}
+    bundles = SweepKDRL.default_resource_request(trial).bundles
+    for kind in ("CPU", "GPU"):
+        needed = sum(bundle.get(kind, 0) for bundle in bundles)
+        if needed > resources.get(kind, 0):
+            raise ConfigError(
+                f"each trial needs {needed:g} {kind}{'' if needed == 1 else 's'} (its driver and learner, and "
+                f"{settings.base['num_env_runners']} env runners of 1 CPU) but this Ray instance has "
+                f"{resources.get(kind, 0):g}; lower --num-env-runners or --gpus-per-trial, or join a "
+                "cluster with --address"
+            )
+
+
+def check_out_folder(out: str | Path, resume: bool) -> None:
+    """Refuse to start a sweep over another one, or to resume one that was never started (ConfigError)."""
+    settings_path = Path(out) / SETTINGS_FILE
+    if resume and not settings_path.is_file():
+        raise ConfigError(
+            f"nothing to resume in {out}: no sweep was started there ({SETTINGS_FILE} is missing)"
+        )
+    if not resume and settings_path.is_file():
+        raise ConfigError(f"{out} already holds a sweep; continue it with --resume or choose another --out")
+
+
 def run_sweep(
     settings: SweepSettings, out: str | Path, resume: bool = False, callbacks: list | None = None
 ) -> SweepOutcome:
@@ -260,12 +299,7 @@ def run_sweep(
     out = Path(out).resolve()
     settings_path = out / SETTINGS_FILE
     experiment = out / EXPERIMENT_NAME
-    if resume and not settings_path.is_file():
-        raise ConfigError(
-            f"nothing to resume in {out}: no sweep was started there ({SETTINGS_FILE} is missing)"
-        )
-    if not resume and settings_path.is_file():
-        raise ConfigError(f"{out} already holds a sweep; continue it with --resume or choose another --out")
+    check_out_folder(out, resume)
     if resume:
         settings = SweepSettings.read(settings_path)
         print(f"resuming the sweep in {out} with its stored settings ({settings_path})", flush=True)
@@ -400,12 +434,15 @@ def run_tune(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         if not args.resume:  # a resumed sweep keeps its stored settings whatever the flags say
             settings.validate()
+        check_out_folder(args.out, args.resume)  # before starting Ray, which takes seconds
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     started_ray = not ray.is_initialized()
     init_ray(args.address, num_cpus=args.num_cpus)
     try:
+        if args.address is None and not args.resume:  # a cluster may autoscale; this machine will not
+            check_trial_fits(settings, ray.cluster_resources())
         outcome = run_sweep(settings, args.out, resume=args.resume)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

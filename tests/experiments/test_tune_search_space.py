@@ -16,7 +16,7 @@ from experiments.tune_search_space import (
     teacher_pools,
     teachers_union,
 )
-from experiments.tune_sweep import SweepSettings, add_tune_arguments, settings_from_args
+from experiments.tune_sweep import SweepSettings, add_tune_arguments, check_trial_fits, settings_from_args
 
 
 def test_lists_distributions_and_words_parse_to_typed_values():
@@ -83,3 +83,12 @@ def test_bad_sweep_settings_are_refused():
         SweepSettings(reduction_factor=1).validate()
     with pytest.raises(ConfigError, match="cannot be swept"):
         SweepSettings(space={"gamma": "0.9,1"}).validate()
+
+
+def test_a_trial_larger_than_the_local_ray_instance_is_refused_before_the_sweep():
+    settings = SweepSettings(base={**SweepSettings().base, "num_env_runners": 2, "gpus": 0})
+    check_trial_fits(settings, {"CPU": 3.0})
+    with pytest.raises(ConfigError, match="each trial needs 3 CPUs"):
+        check_trial_fits(settings, {"CPU": 2.0})
+    with pytest.raises(ConfigError, match="each trial needs 1 GPU "):
+        check_trial_fits(SweepSettings(base={**settings.base, "gpus": 1}), {"CPU": 8.0})
