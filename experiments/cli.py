@@ -247,6 +247,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         "num_learners": args.num_learners,
         "gpus": args.gpus,
         "num_aggregator_actors_per_learner": args.aggregator_actors,
+        "placement_strategy": args.placement_strategy,
+        "env_runner_resources": args.env_runner_resources,
+        "learner_resources": args.learner_resources,
         "imagenet_weights": args.imagenet_weights,
         "address": args.address,
         "seed": args.seed,
@@ -419,6 +422,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-learners", type=int, help="learner actors (0: a learner in the driver)")
     train.add_argument("--gpus", type=float, help="GPUs per learner")
     train.add_argument("--aggregator-actors", type=int, help="aggregator actors per learner")
+    train.add_argument("--placement-strategy", choices=["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
+    train.add_argument(
+        "--env-runner-resources",
+        type=json.loads,
+        help='custom resources per env runner, JSON: {"env_runner_node": 0.001}',
+    )
+    train.add_argument(
+        "--learner-resources",
+        type=json.loads,
+        help='custom resources per learner actor, JSON: {"learner_node": 0.001}',
+    )
     train.add_argument("--imagenet-weights", help="torchvision resnet18 weights file for --preset paper")
     train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
     train.add_argument("--seed", type=int)

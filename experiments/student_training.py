@@ -104,13 +104,17 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             env_config={"clip_source": clip_source, "crop_size": crop, "clip_length": config.clip_length},
         )
         .env_runners(
-            num_env_runners=config.num_env_runners, num_envs_per_env_runner=config.num_envs_per_env_runner
+            num_env_runners=config.num_env_runners,
+            num_envs_per_env_runner=config.num_envs_per_env_runner,
+            custom_resources_per_env_runner=dict(config.env_runner_resources),
         )
         .learners(
             num_learners=config.num_learners,
             num_gpus_per_learner=config.gpus,
             num_aggregator_actors_per_learner=config.num_aggregator_actors_per_learner,
+            custom_resources_per_learner=dict(config.learner_resources),
         )
+        .resources(placement_strategy=config.placement_strategy)
         .rl_module(model_config=model_config)
         .training(
             lr=config.lr,

@@ -73,6 +73,13 @@ class TrainConfig:
     gpus: float = 0
     """GPUs per learner (with ``num_learners`` 0, the local learner's GPUs)."""
     num_aggregator_actors_per_learner: int = 0
+    placement_strategy: str = "PACK"
+    """How a trial's actors are placed (``PACK``, ``SPREAD``, ``STRICT_PACK``, ``STRICT_SPREAD``); only
+    Ray Tune trials get a placement group, so outside Tune pin roles with the custom resources below."""
+    env_runner_resources: dict[str, float] = field(default_factory=dict)
+    """Custom resources each env runner asks for, e.g. ``{"env_runner_node": 0.001}`` (docs/cluster.md)."""
+    learner_resources: dict[str, float] = field(default_factory=dict)
+    """Custom resources each learner actor asks for, e.g. ``{"learner_node": 0.001}``."""
     num_teacher_actors: int | None = None
     address: str | None = None
     """Ray cluster to join (``auto`` for a running local one); None starts a local instance."""
@@ -128,6 +135,10 @@ class TrainConfig:
             (self.train_batch_size >= 1, f"train_batch_size must be >= 1, got {self.train_batch_size}"),
             (self.gpus >= 0 and self.num_learners >= 0, "gpus and num_learners must be >= 0"),
             (bool(self.teachers_list()), "teachers must name at least one teacher"),
+            (
+                self.placement_strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"),
+                f"placement_strategy must be PACK, SPREAD, STRICT_PACK or STRICT_SPREAD, got {self.placement_strategy!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

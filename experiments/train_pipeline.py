@@ -41,6 +41,9 @@ _RESUMABLE_CHANGES = {
     "num_learners",
     "gpus",
     "num_aggregator_actors_per_learner",
+    "placement_strategy",
+    "env_runner_resources",
+    "learner_resources",
     "num_teacher_actors",
     "address",
 }

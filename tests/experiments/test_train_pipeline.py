@@ -104,3 +104,29 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     assert curves["iteration"].tolist() == [1, 2, 3, 4, 5, 6]
     state = json.loads((out / "training" / "state.json").read_text())
     assert state["iteration"] == 6
+
+
+def test_scale_settings_reach_the_algorithm_config(tmp_path):
+    from experiments.student_training import build_algorithm_config
+
+    config = TrainConfig(
+        num_env_runners=6,
+        num_envs_per_env_runner=4,
+        num_learners=2,
+        gpus=1,
+        num_aggregator_actors_per_learner=2,
+        placement_strategy="SPREAD",
+        env_runner_resources={"env_runner_node": 0.001},
+        learner_resources={"learner_node": 0.001},
+        t_max=7,
+        lr=2e-3,
+    ).validate()
+    algo = build_algorithm_config(config, tmp_path)
+    assert (algo.num_env_runners, algo.num_envs_per_env_runner) == (6, 4)
+    assert (algo.num_learners, algo.num_gpus_per_learner, algo.num_aggregator_actors_per_learner) == (2, 1, 2)
+    assert algo.placement_strategy == "SPREAD"
+    assert algo.custom_resources_per_env_runner == {"env_runner_node": 0.001}
+    assert algo.custom_resources_per_learner == {"learner_node": 0.001}
+    assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
+    with pytest.raises(ConfigError, match="placement_strategy must be"):
+        TrainConfig(placement_strategy="RANDOM").validate()
