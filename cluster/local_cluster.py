@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["LocalRayCluster", "NodeSpec", "wait_for_nodes"]
+__all__ = ["LocalRayCluster", "NodeSpec", "alive", "descendants", "free_port", "wait_for_nodes"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def _live_parents() -> dict[int, int]:
     return parents
 
 
-def _descendants(pid: int) -> set[int]:
+def descendants(pid: int) -> set[int]:
+    """The live processes below ``pid``."""
     children: dict[int, list[int]] = {}
     for child, parent in _live_parents().items():
         children.setdefault(parent, []).append(child)
@@ -97,6 +98,11 @@ def _descendants(pid: int) -> set[int]:
                 found.add(child)
                 stack.append(child)
     return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The ones of ``pids`` that are still running (zombies count as gone)."""
+    return pids & set(_live_parents())
 
 
 class _Node:
@@ -133,7 +139,7 @@ class _Node:
     def stop(self, timeout_s: float) -> set[int]:
         """SIGTERM the block process (it stops the node's processes), then SIGKILL what outlived it; returns
         the pids that had to be killed."""
-        tree = _descendants(self.process.pid)
+        tree = descendants(self.process.pid)
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import IO
+
+from cluster.local_cluster import alive, descendants, free_port
 
 # Every port `ray start` opens gets a free one: several default to fixed numbers (6379, 8265, 10001, 52365)
 # that another Ray on this machine may hold.
@@ -34,47 +35,6 @@ _PORT_FLAGS = (
     "--node-manager-port",
     "--object-manager-port",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _parent_pids() -> dict[int, int]:
-    """pid → parent pid for every live (non-zombie) process, from /proc."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # exited while we looked
-            continue
-        # The command name is in parentheses and may hold spaces; the fields after it are fixed.
-        state, parent = stat.rsplit(")", 1)[1].split()[:2]
-        if state != "Z":
-            parents[int(entry.name)] = int(parent)
-    return parents
-
-
-def descendants(pid: int) -> set[int]:
-    """The live processes below ``pid``."""
-    children: dict[int, list[int]] = {}
-    for child, parent in _parent_pids().items():
-        children.setdefault(parent, []).append(child)
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
-def alive(pids: set[int]) -> set[int]:
-    return pids & set(_parent_pids())
 
 
 class LocalRayHead:
