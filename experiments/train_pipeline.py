@@ -117,7 +117,11 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
 
     started = _stage(3, f"transfer set (beta {config.beta:g})")
     rows = store.read_all()
-    print(table1(rows, betas=[config.beta], clip_length=config.clip_length).to_string(index=False))
+    print(
+        table1(rows, betas=[config.beta], clip_length=config.clip_length).to_string(
+            float_format="{:.3f}".format
+        )
+    )
     if config.ablation != "gt_only":
         # Fails here, with its explanation, rather than on every env runner.
         source = TransferSetClipSource(
