@@ -34,9 +34,10 @@ __all__ = [
 TRANSFER_SET_ROOT_KEY = "transfer_set_root"
 """The trial-config key naming the transfer set every trial cuts its clips from."""
 PLACEMENT_STRATEGY_KEY = "placement_strategy"
-"""The trial-config key of the trial's placement-group strategy (``PACK``, ``SPREAD``, …): placement
-strategies act only under Tune, where each trial gets one placement group."""
-_SWEEP_KEYS = frozenset({TRANSFER_SET_ROOT_KEY, PLACEMENT_STRATEGY_KEY})
+"""The trial-config key of the trial's placement-group strategy (``PACK``, ``SPREAD``, …): the
+``TrainConfig`` field of that name, which ``build_algorithm_config`` applies. Placement strategies act
+only under Tune, where each trial gets one placement group."""
+_SWEEP_KEYS = frozenset({TRANSFER_SET_ROOT_KEY})
 _LEADING_METRICS = (VALIDATION_AO, VALIDATION_ITERATION, ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S)
 _TRAIN_CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
@@ -69,7 +70,6 @@ def algorithm_config_for_trial(trial_config: dict[str, Any]):
         validation_dataset=config.validation_dataset,
         validate_every=config.validate_every,
     )
-    algo_config.resources(placement_strategy=trial_config.get(PLACEMENT_STRATEGY_KEY, "PACK"))
     return algo_config.callbacks([KDRLMetricsCallback, validation])
 
 
