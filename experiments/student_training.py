@@ -31,7 +31,7 @@ from envs.sequence import Sequence
 from experiments.ope_metrics import pool_frames, score_sequence
 from experiments.train_config import TrainConfig
 from policies.kdrl_metrics import SUMMARY_KEYS, summarize
-from policies.student_export import export_student, load_student
+from policies.student_export import export_student
 from teachers.atomic_io import write_text_atomically
 from teachers.one_pass import track_sequence
 
@@ -140,9 +140,10 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
 
 def validate_tras(student, sequences: SequenceABC[Sequence]) -> float:
     """AO of TRAS (one pass, frames pooled) on ``sequences``."""
+    from policies.trackers.student_tracker import as_network
     from policies.trackers.tras import TRAS
 
-    network = load_student(student) if not hasattr(student, "forward") else student
+    network = as_network(student)  # loaded once, shared by every video's tracker
     scores = {}
     for sequence in sequences:
         result = track_sequence(TRAS(network, device="cpu"), sequence)

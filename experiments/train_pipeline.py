@@ -26,7 +26,7 @@ from pathlib import Path
 
 from experiments.train_config import ConfigError, TrainConfig
 
-__all__ = ["run_training_pipeline"]
+__all__ = ["best_teacher", "prepare_run_folder", "run_teachers", "run_training_pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     init_ray(config.address)
 
     started = _stage(2, f"teachers ({config.teachers}) on the training videos")
-    store = _run_teachers(config, train_videos, out / "transfer_set")
+    store = run_teachers(config, train_videos, out / "transfer_set")
     timings["teachers"] = time.perf_counter() - started
 
     started = _stage(3, f"transfer set (beta {config.beta:g})")
@@ -176,26 +176,22 @@ def _evaluation_specs(config: TrainConfig, partner: str) -> list[str]:
     return ["tras", f"trast:{partner}", f"trasfust:{'+'.join(teachers)}", *teachers, "identity"]
 
 
-def _run_teachers(config: TrainConfig, videos, root: Path):
-    import ray
-
-    from teachers.registry import tracker_factory
+def run_teachers(config: TrainConfig, videos, root: Path):
+    """Stage 2: the teacher pool over ``videos`` into the transfer-set store at ``root`` (resumable)."""
+    from teachers.registry import parse_tracker_specs
     from teachers.teacher_pool import TeacherPool
     from teachers.transfer_store import TransferSetStore
 
     store = TransferSetStore(root)
     store.write_manifest(config.dataset, config.teachers_list())
-    factories = dict(
-        tracker_factory(name, results_root=config.results_root, model_dir=config.model_dir)
-        for name in config.teachers_list()
+    factories = parse_tracker_specs(
+        config.teachers, results_root=config.results_root, model_dir=config.model_dir
     )
     pool = TeacherPool(config.num_teacher_actors)
     try:
         report = pool.build(videos, factories, store)
     finally:
-        # Free the actors' CPUs for the env runners of the next stage.
-        for actor in pool.actors:
-            ray.kill(actor)
+        pool.shutdown()  # frees the actors' CPUs for the env runners of the next stage
     print(f"{report.ran} trajectories run, {report.skipped} already stored, {len(report.failed)} failed")
     for video, teacher, message in report.bad_input:
         print(f"skipped {teacher} on {video}: {message}")

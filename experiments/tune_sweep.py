@@ -168,14 +168,14 @@ def build_transfer_set(settings: SweepSettings, root: Path) -> None:
     import pandas as pd
 
     from envs.datasets import load_dataset
-    from experiments.train_pipeline import _run_teachers
+    from experiments.train_pipeline import run_teachers
     from teachers.transfer_set import TransferSetClipSource
 
     base = settings.base_config()
     pools = teacher_pools(settings.space, base.teachers)
     videos = load_dataset(base.dataset)
     print(f"teachers {teachers_union(pools)} on {len(videos)} training videos ({base.dataset})", flush=True)
-    store = _run_teachers(base.updated(teachers=teachers_union(pools)), videos, root)
+    store = run_teachers(base.updated(teachers=teachers_union(pools)), videos, root)
     rows = store.read_all()
     betas = parse_values("beta", settings.space["beta"])[1] if "beta" in settings.space else [base.beta]
     clips: dict[tuple[float, str], int] = {}

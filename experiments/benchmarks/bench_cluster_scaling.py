@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     from envs.datasets import load_dataset
     from experiments.student_training import build_algorithm_config
     from experiments.train_config import TrainConfig
-    from experiments.train_pipeline import _run_teachers
+    from experiments.train_pipeline import run_teachers
 
     load_before = os.getloadavg()[0]
     nodes = [NodeSpec(args.node_cpus, {role: 1}) for role in ROLES]
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 num_envs_per_env_runner=args.envs_per_runner,
             )
             root = Path(scratch) / "transfer_set"
-            _run_teachers(base, load_dataset(base.dataset), root)
+            run_teachers(base, load_dataset(base.dataset), root)
             for count in counts:
                 per_node = math.ceil(count / len(nodes))
                 algo_config = build_algorithm_config(base.updated(num_env_runners=count), root)

@@ -23,7 +23,7 @@ def main(address: str, out: Path) -> dict:
     from envs.datasets import load_dataset
     from experiments.student_training import build_algorithm_config
     from experiments.train_config import TrainConfig
-    from experiments.train_pipeline import _run_teachers
+    from experiments.train_pipeline import run_teachers
     from policies.kdrl_metrics import summarize
 
     init_ray(address=address)
@@ -37,7 +37,7 @@ def main(address: str, out: Path) -> dict:
         num_env_runners=2,
         num_envs_per_env_runner=1,
     )
-    _run_teachers(config, load_dataset(config.dataset), out / "transfer_set")
+    run_teachers(config, load_dataset(config.dataset), out / "transfer_set")
     algo = build_algorithm_config(config, out / "transfer_set").build_algo()
     try:
         steps = [summarize(algo.train())["env_steps"] for _ in range(ITERATIONS)]
