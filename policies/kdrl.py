@@ -71,6 +71,9 @@ class KDRLConfig(IMPALAConfig):
         # KD-RL settings.
         self.distil_weight_decay = 1e-4
         self.rl_loss_scale = 1e-3
+        # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
+        # which the actor-critic term undid the distillation (README, "What the default run taught us").
+        self.policy_lag_correction = True
         self.distil_fraction = 0.5
         self.curriculum = True
         self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
@@ -93,6 +96,7 @@ class KDRLConfig(IMPALAConfig):
         curriculum: bool | None = NotProvided,
         curriculum_schedule: dict[str, Any] | None = NotProvided,
         ablation: str | None = NotProvided,
+        policy_lag_correction: bool | None = NotProvided,
         **kwargs: Any,
     ) -> KDRLConfig:
         """IMPALA's settings plus KD-RL's.
@@ -107,6 +111,8 @@ class KDRLConfig(IMPALAConfig):
             curriculum_schedule: the curriculum's parameters, keys of
                 :data:`policies.curriculum.DEFAULT_SCHEDULE` (missing keys keep their defaults).
             ablation: one of :data:`ABLATIONS` (``policies.student_roles``).
+            policy_lag_correction: score autonomous actions with the runner's σ and weight the policy
+                term by V-trace's truncated importance ratio (``policies.kdrl_losses``), True.
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
         super().training(**kwargs)
@@ -124,6 +130,8 @@ class KDRLConfig(IMPALAConfig):
             self.curriculum_schedule = {**DEFAULT_SCHEDULE, **curriculum_schedule}
         if ablation is not NotProvided:
             self.ablation = ablation
+        if policy_lag_correction is not NotProvided:
+            self.policy_lag_correction = policy_lag_correction
         self._sync_env_config()
         return self
 

@@ -13,6 +13,7 @@ __all__ = [
     "DISTILLATION_LOSS",
     "GT_L1",
     "GT_LOSS",
+    "IMPORTANCE_WEIGHT",
     "KDRLLearner",
     "LOGP_GAP",
     "MASK_RATE",
@@ -41,6 +42,8 @@ TEACHER_L1 = "teacher_l1"
 """Unmasked mean per-step L1 distance |a^(T) − μ| over distilling steps (diagnostic)."""
 LOGP_GAP = "behaviour_logp_gap"
 """Mean |log π_learner(a) − log π_runner(a)| over autonomous steps (policy lag; 0 with frozen weights)."""
+IMPORTANCE_WEIGHT = "importance_weight"
+"""Mean truncated importance ratio ρ_t over autonomous steps (policy-lag correction; 1 with frozen weights)."""
 TOTAL_LOSS = "kdrl_total_loss"
 NUM_DISTIL_STEPS = "num_distil_steps"
 NUM_AUTONOMOUS_STEPS = "num_autonomous_steps"

@@ -47,6 +47,7 @@ __all__ = [
     "l2_penalty",
     "masked_l1_distillation",
     "n_step_returns",
+    "truncated_importance_weights",
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -217,6 +218,7 @@ def actor_critic_loss(
     returns: Tensor,
     loss_mask: Tensor,
     rl_scale: float = 1e-3,
+    importance_weights: Tensor | None = None,
 ) -> ActorCriticLoss:
     """Advantage actor-critic loss with the n-step advantage ``A_t = R_t − v(s_t)``.
 
@@ -230,6 +232,8 @@ def actor_critic_loss(
         returns: ``[B, T]`` R_t (e.g. from :func:`n_step_returns`).
         loss_mask: ``[B, T]`` bool, True on real steps.
         rl_scale: SPEC's 1e-3 factor on ``(L_π + L_v)``.
+        importance_weights: optional ``[B, T]`` weights ``ρ_t`` on the policy term (detached), e.g. the
+            truncated ratios of :func:`truncated_importance_weights`: ``L_π = −Σ_t ρ_t·log π(a_t|s_t)·A_t``.
 
     Returns:
         :class:`ActorCriticLoss` ``(total, policy_loss, value_loss)``, scalars; the parts are unscaled.
@@ -237,10 +241,33 @@ def actor_critic_loss(
     valid = loss_mask.bool()
     returns = returns.detach()
     advantages = (returns - values).detach()
+    if importance_weights is not None:
+        advantages = advantages * importance_weights.detach()
     zero = torch.zeros_like(log_probs)
     policy_loss = -torch.where(valid, log_probs * advantages, zero).sum()
     value_loss = torch.where(valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
     return ActorCriticLoss(rl_scale * (policy_loss + value_loss), policy_loss, value_loss)
+
+
+def truncated_importance_weights(log_probs: Tensor, behaviour_log_probs: Tensor, clip: float = 1.0) -> Tensor:
+    """V-trace's truncated ratios ``ρ_t = min(clip, π(a_t|s_t) / μ_b(a_t|s_t))``, detached.
+
+    The asynchronous env runners act with weights one or more updates old (IMPALA), whereas an A3C
+    student takes its gradient with the very weights that acted. Weighting the policy term by ρ_t keeps
+    the update on the actions the current policy would still take, and drops (ρ → 0) those the policy
+    has already moved away from, whose score ``(a − μ)/σ²`` would otherwise be huge when σ is small.
+
+    Args:
+        log_probs: ``[B, T]`` log π(a_t|s_t) under the learner's current weights.
+        behaviour_log_probs: ``[B, T]`` log-probabilities recorded by the env runner that acted.
+        clip: ρ̄, the truncation level (1 in IMPALA).
+
+    Returns:
+        ``[B, T]`` ρ_t in ``[0, clip]``; non-finite log-probabilities (padding) give 0.
+    """
+    log_ratio = (log_probs.detach() - behaviour_log_probs.detach().to(log_probs.dtype)).clamp(max=50.0)
+    rho = torch.exp(log_ratio).clamp(max=clip)
+    return torch.where(torch.isfinite(rho), rho, torch.zeros_like(rho))
 
 
 def l2_penalty(parameters: Iterable[Tensor], weight_decay: float = 1e-4) -> Tensor:

@@ -27,6 +27,7 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from policies.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
+    IMPORTANCE_WEIGHT,
     LOGP_GAP,
     MASK_RATE,
     POLICY_LOSS,
@@ -112,6 +113,7 @@ SUMMARY_KEYS = (
     "policy_loss",
     "value_loss",
     "logp_gap",
+    "importance_weight",
     "env_steps_per_s",
     "learner_samples_per_s",
     "time_s",
@@ -148,6 +150,7 @@ def summarize(result: dict[str, Any], module_id: str = "default_policy") -> dict
         "policy_loss": number(learner.get(POLICY_LOSS)),
         "value_loss": number(learner.get(VALUE_LOSS)),
         "logp_gap": number(learner.get(LOGP_GAP)),
+        "importance_weight": number(learner.get(IMPORTANCE_WEIGHT)),
         "env_steps_per_s": number(result.get(ENV_STEPS_PER_S)),
         "learner_samples_per_s": number(result.get(LEARNER_SAMPLES_PER_S)),
         "time_s": number(result.get("time_total_s")),

@@ -10,7 +10,9 @@ on padding. The ``role`` column (``policies.connectors``) says which loss a row'
 * ground-truth rows (ablations ``kd_gt``/``gt_only``): the same L1 with ``a_gt`` as the target;
 * ``l2_penalty(θ, 1e-4)`` once per batch that holds steps of either distilling kind;
 * autonomous rows: ``gaussian_log_prob(a, μ, σ = |μ − a_gt|)`` and n-step returns with γ, bootstrapped
-  from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``.
+  from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``; with
+  ``policy_lag_correction`` (the default) σ is the one the runner sampled with and the policy term is
+  weighted by V-trace's truncated importance ratio (see the comment in the loss).
 
 Normalisation: SPEC's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
 holds many segments, so each sum is divided by the number of rows (segments) of its role: the loss is
@@ -32,6 +34,7 @@ from policies.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
     GT_LOSS,
+    IMPORTANCE_WEIGHT,
     LOGP_GAP,
     MASK_RATE,
     NUM_AUTONOMOUS_STEPS,
@@ -50,6 +53,7 @@ from policies.kdrl_losses import (
     l2_penalty,
     masked_l1_distillation,
     n_step_returns,
+    truncated_importance_weights,
 )
 from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 from policies.torch.student_torch_rl_module import GT_ACTION, MIN_SIGMA
@@ -104,9 +108,19 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             l2_penalty(module.parameters(), config.distil_weight_decay) if has_distil else mu.new_zeros(())
         )
 
-        # Autonomous students: n-step advantage actor-critic.
-        sigma = autonomous_sigma(mu, gt_action, MIN_SIGMA)
-        log_probs = gaussian_log_prob(batch[Columns.ACTIONS].to(mu.dtype), mu, sigma)
+        # Autonomous students: n-step advantage actor-critic. An A3C student takes its gradient with the
+        # very weights that acted; IMPALA's runners act with older ones, and at the small preset's lr μ
+        # moves far more than σ between the two. The lag correction scores each action with the σ it was
+        # sampled with (recorded by the runner in ACTION_DIST_INPUTS) and weights it by V-trace's
+        # truncated ratio ρ_t, so actions the policy has moved away from (ρ → 0) send no gradient.
+        actions = batch[Columns.ACTIONS].to(mu.dtype)
+        weights = None
+        if config.policy_lag_correction:
+            behaviour_sigma = batch[Columns.ACTION_DIST_INPUTS][..., mu.shape[-1] :].to(mu.dtype).exp()
+            log_probs = gaussian_log_prob(actions, mu, behaviour_sigma)
+            weights = truncated_importance_weights(log_probs, batch[Columns.ACTION_LOGP])
+        else:
+            log_probs = gaussian_log_prob(actions, mu, autonomous_sigma(mu, gt_action, MIN_SIGMA))
         returns = n_step_returns(
             rewards,
             values,
@@ -115,7 +129,7 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             config.gamma,
             seq_lens=batch[Columns.SEQ_LENS],
         )
-        ac = actor_critic_loss(log_probs, values, returns, auto_steps, config.rl_loss_scale)
+        ac = actor_critic_loss(log_probs, values, returns, auto_steps, config.rl_loss_scale, weights)
         rl_loss = ac.total / _rows(auto_steps)
 
         total = distil_loss + gt_loss + penalty + rl_loss
@@ -136,9 +150,11 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             # |log π_learner − log π_runner| on autonomous steps: 0 up to float error when σ is computed
             # identically on both sides and the weights did not move (else: policy lag).
             gap = (log_probs.detach() - batch[Columns.ACTION_LOGP].to(mu.dtype)).abs()
-            stats[LOGP_GAP] = torch.where(auto_steps, gap, torch.zeros_like(gap)).sum() / auto_steps.sum()
+            stats[LOGP_GAP] = _mean(gap, auto_steps)
             stats[POLICY_LOSS] = (ac.policy_loss / _rows(auto_steps)).detach()
             stats[VALUE_LOSS] = (ac.value_loss / _rows(auto_steps)).detach()
+            if weights is not None:
+                stats[IMPORTANCE_WEIGHT] = _mean(weights, auto_steps)
         self.metrics.log_dict(stats, key=module_id, window=1)
         return total
 
@@ -146,6 +162,12 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
 def _rows(steps: torch.Tensor) -> torch.Tensor:
     """Number of rows (t_max segments) holding at least one of ``steps``, at least 1."""
     return steps.any(dim=1).sum().clamp(min=1)
+
+
+def _mean(values: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` ``[B, T]`` over ``steps`` (no gradient)."""
+    values = values.detach()
+    return torch.where(steps, values, torch.zeros_like(values)).sum() / steps.sum()
 
 
 def _mean_l1(target: torch.Tensor, mu: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:

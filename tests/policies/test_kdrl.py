@@ -157,17 +157,25 @@ def test_students_learn_distillation_loss_falls_and_mean_iou_rises(ray_session):
 
 
 @pytest.mark.slow
-def test_runner_and_learner_log_probs_match(ray_session):
-    """With frozen weights (lr 0) the learner's log π(a) equals the runner's: σ = |μ − a_gt| is
-    computed from the same gt_action column on both sides."""
-    algo = _config(lr=0.0).build_algo()
+@pytest.mark.parametrize("policy_lag_correction", [True, False])
+def test_runner_and_learner_log_probs_match(ray_session, policy_lag_correction):
+    """With frozen weights (lr 0) the learner's log π(a) equals the runner's, whether σ is read back from
+    the runner's outputs (lag correction) or recomputed as |μ − a_gt| from the same gt_action column; the
+    truncated importance ratio is then exactly 1."""
+    algo = _config(lr=0.0, policy_lag_correction=policy_lag_correction).build_algo()
     try:
-        gaps = _column(_train(algo, 6), "logp_gap")
+        history = _train(algo, 6)
     finally:
         algo.stop()
+    gaps, rho = _column(history, "logp_gap"), _column(history, "importance_weight")
     seen = gaps[~np.isnan(gaps)]
     assert seen.size, "no autonomous steps were trained on"
     assert seen.max() < 1e-3, gaps
+    if policy_lag_correction:
+        np.testing.assert_allclose(rho[~np.isnan(rho)], 1.0, atol=1e-3)
+        assert (~np.isnan(rho)).sum() == seen.size
+    else:
+        assert np.isnan(rho).all()
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -12,6 +14,7 @@ from policies.kdrl_losses import (
     l2_penalty,
     masked_l1_distillation,
     n_step_returns,
+    truncated_importance_weights,
 )
 
 # --- masked L1 distillation -------------------------------------------------------------------
@@ -186,6 +189,31 @@ def test_actor_critic_loss_matches_hand_computation() -> None:
     grad_lp, grad_v = torch.autograd.grad(policy_loss + value_loss, [log_probs, values])
     torch.testing.assert_close(grad_lp, torch.tensor([[-2.0, 1.0, 0.0]]))  # -A, zero on padding
     torch.testing.assert_close(grad_v, torch.tensor([[-2.0, 1.0, 0.0]]))  # -(R - v)
+
+
+def test_truncated_importance_weights_by_hand() -> None:
+    # log ratios: -ln 2 -> 0.5; +ln 3 -> 3 truncated to 1; 0 -> 1; -inf (a density of 0) -> 0.
+    log_probs = torch.tensor([[-1.0 - math.log(2.0), -2.0 + math.log(3.0), 0.5, -math.inf]])
+    behaviour = torch.tensor([[-1.0, -2.0, 0.5, 0.0]])
+    rho = truncated_importance_weights(log_probs, behaviour)
+    torch.testing.assert_close(rho, torch.tensor([[0.5, 1.0, 1.0, 0.0]]))
+    assert truncated_importance_weights(log_probs, behaviour, clip=2.0)[0, 1].item() == pytest.approx(2.0)
+
+
+def test_importance_weights_scale_only_the_policy_term() -> None:
+    log_probs = torch.tensor([[-1.0, -3.0, -5.0]], requires_grad=True)
+    values = torch.tensor([[1.0, 2.0, 0.0]], requires_grad=True)
+    returns = torch.tensor([[3.0, 1.0, 7.0]])
+    loss_mask = torch.tensor([[True, True, False]])
+    rho = torch.tensor([[0.5, 0.0, 1.0]], requires_grad=True)
+    total, policy_loss, value_loss = actor_critic_loss(log_probs, values, returns, loss_mask, 1e-3, rho)
+    # A = [2, -1], ρ·A = [1, 0]: L_π = -(-1 * 1) = 1; L_v unchanged = 2.5
+    assert policy_loss.item() == pytest.approx(1.0)
+    assert value_loss.item() == pytest.approx(2.5)
+    assert total.item() == pytest.approx(1e-3 * 3.5)
+    grad_lp, grad_rho = torch.autograd.grad(policy_loss, [log_probs, rho], allow_unused=True)
+    torch.testing.assert_close(grad_lp, torch.tensor([[-1.0, 0.0, 0.0]]))
+    assert grad_rho is None  # the weights are constants of the update
 
 
 # --- L2 penalty --------------------------------------------------------------------------------
