@@ -254,6 +254,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         "address": args.address,
         "seed": args.seed,
         "curriculum": False if args.no_curriculum else None,
+        "policy_lag_correction": False if args.no_policy_lag_correction else None,
+        "train_batch_size": args.train_batch_size,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
 
@@ -414,7 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta", type=float, help="transfer-set threshold β (default 0.5)")
     train.add_argument("--ablation", choices=["kd_rl", "gt_only", "kd_gt", "kd_only"], help="default kd_rl")
     train.add_argument("--no-curriculum", action="store_true", help="the no-curriculum ablation")
+    train.add_argument(
+        "--no-policy-lag-correction",
+        action="store_true",
+        help="the paper's plain A3C policy term, without V-trace's truncated ratio for stale runners",
+    )
     train.add_argument("--lr", type=float, help="RAdam learning rate")
+    train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")
     train.add_argument("--iterations", type=int, help="stop after this many training iterations")
     train.add_argument("--train-minutes", type=float, help="stop training after this many minutes")
     train.add_argument("--num-env-runners", type=int, help="students (env runner actors)")

@@ -124,6 +124,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             curriculum=config.curriculum,
             ablation=config.ablation,
             rl_loss_scale=config.rl_loss_scale,
+            policy_lag_correction=config.policy_lag_correction,
             distil_weight_decay=config.distil_weight_decay,
             train_batch_size_per_learner=config.train_batch_size,
         )

@@ -1,6 +1,6 @@
 """KD-RL training throughput: env steps/s and learner samples/s per student preset and number of runners.
 
-    python -m experiments.benchmarks.bench_training [--presets small,paper] [--runners 1,2] [--seconds 60]
+    python -m experiments.benchmarks.bench_training [--presets small,paper] [--runners 1,2] [--batch 80] [--envs-per-runner 8] [--seconds 60]
 
 Each setting builds the algorithm on synthetic videos with a scripted teacher (the ground truth plus
 1-pixel noise, so no teacher time is measured), trains for ``--seconds`` after two warm-up iterations,
@@ -81,6 +81,7 @@ def main() -> None:
     )
     parser.add_argument("--presets", default="small,paper")
     parser.add_argument("--runners", default="1,2")
+    parser.add_argument("--batch", type=int, default=80, help="samples per learner update")
     parser.add_argument("--envs-per-runner", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
@@ -94,8 +95,9 @@ def main() -> None:
         f"{'env steps/s':>12s} {'learner samples/s':>18s}"
     )
     for preset_name in args.presets.split(","):
-        # ResNet-18 at 128x128 costs ~60 ms per forward on one CPU thread: a smaller batch keeps iterations short.
-        batch = 400 if preset_name == "small" else 80
+        # 80 is tbt train's default batch (more updates per second); ResNet-18 at 128x128 (~60 ms per
+        # forward on one CPU thread) needs a small batch anyway to keep iterations short.
+        batch = args.batch
         for runners in (int(r) for r in args.runners.split(",")):
             figures = measure(preset_name, runners, args.envs_per_runner, batch, args.seconds)
             print(

@@ -120,6 +120,8 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
         learner_resources={"learner_node": 0.001},
         t_max=7,
         lr=2e-3,
+        train_batch_size=64,
+        policy_lag_correction=False,
     ).validate()
     algo = build_algorithm_config(config, tmp_path)
     assert (algo.num_env_runners, algo.num_envs_per_env_runner) == (6, 4)
@@ -128,5 +130,7 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.custom_resources_per_env_runner == {"env_runner_node": 0.001}
     assert algo.custom_resources_per_learner == {"learner_node": 0.001}
     assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
+    assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
+    assert build_algorithm_config(TrainConfig(), tmp_path).policy_lag_correction is True
     with pytest.raises(ConfigError, match="placement_strategy must be"):
         TrainConfig(placement_strategy="RANDOM").validate()
