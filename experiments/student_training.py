@@ -35,7 +35,7 @@ from policies.student_export import export_student
 from teachers.atomic_io import write_text_atomically
 from teachers.one_pass import track_sequence
 
-__all__ = ["TrainingState", "build_algorithm_config", "train_student", "validate_tras"]
+__all__ = ["TrainingState", "annealed_lr", "build_algorithm_config", "train_student", "validate_tras"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             ablation=config.ablation,
             rl_loss_scale=config.rl_loss_scale,
             policy_lag_correction=config.policy_lag_correction,
+            critic_from_every_student=config.critic_from_every_student,
             distil_weight_decay=config.distil_weight_decay,
             train_batch_size_per_learner=config.train_batch_size,
         )
@@ -137,6 +138,18 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     if config.curriculum_schedule:
         algo_config.training(curriculum_schedule=config.curriculum_schedule)
     return algo_config
+
+
+def annealed_lr(config: TrainConfig, iteration: int, train_seconds: float) -> float:
+    """The learning rate after ``iteration`` iterations and ``train_seconds`` of training: a cosine from
+    ``config.lr`` to ``config.lr · config.final_lr_fraction`` over whichever budget runs out first."""
+    progress = min(1.0, max(iteration / config.iterations, train_seconds / (config.train_minutes * 60.0)))
+    final = config.lr * config.final_lr_fraction
+    return final + (config.lr - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _set_learning_rate(learner, lr: float) -> None:
+    learner.set_learning_rate(lr)
 
 
 def validate_tras(student, sequences: SequenceABC[Sequence]) -> float:
@@ -181,7 +194,7 @@ def _progress_line(row: dict[str, float], budget_s: float) -> str:
         f"IoU {fmt('mean_iou', '.3f')} | reward {fmt('mean_reward', '+.2f')} | "
         f"distil {fmt('distillation_loss', '.3f')} (mask {fmt('mask_rate', '.2f')}) | "
         f"policy {fmt('policy_loss', '+.2f')} value {fmt('value_loss', '.2f')} | "
-        f"episode {fmt('episode_len_mean', '.1f')} steps | "
+        f"episode {fmt('episode_len_mean', '.1f')} steps | lr {fmt('lr', '.1e')} | "
         f"{fmt('env_steps_per_s', '.0f')} env steps/s, {fmt('learner_samples_per_s', '.0f')} samples/s"
     )
 
@@ -212,8 +225,14 @@ def train_student(
     validation_path = out / "validation.csv"
     if not validation_path.is_file():
         validation_path.write_text("iteration,validation_ao,train_s\n")
+    current_lr = None
     try:
         while state.iteration < config.iterations and state.train_seconds < budget_s:
+            # Recomputed from the iteration and the time spent, so a resumed run carries on the same curve.
+            lr = annealed_lr(config, state.iteration, state.train_seconds)
+            if current_lr is None or abs(lr - current_lr) > 0.01 * current_lr:
+                algo.learner_group.foreach_learner(functools.partial(_set_learning_rate, lr=lr))
+                current_lr = lr
             started = time.perf_counter()
             result = algo.train()
             state.train_seconds += time.perf_counter() - started

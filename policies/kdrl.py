@@ -74,6 +74,9 @@ class KDRLConfig(IMPALAConfig):
         # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
         # which the actor-critic term undid the distillation (README, "What the default run taught us").
         self.policy_lag_correction = True
+        # Not in the paper either: the critic also learns from the distilling students (their returns are
+        # those of μ, the policy TRAS, TRAST and TRASFUST run).
+        self.critic_from_every_student = True
         self.distil_fraction = 0.5
         self.curriculum = True
         self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
@@ -97,6 +100,7 @@ class KDRLConfig(IMPALAConfig):
         curriculum_schedule: dict[str, Any] | None = NotProvided,
         ablation: str | None = NotProvided,
         policy_lag_correction: bool | None = NotProvided,
+        critic_from_every_student: bool | None = NotProvided,
         **kwargs: Any,
     ) -> KDRLConfig:
         """IMPALA's settings plus KD-RL's.
@@ -113,6 +117,8 @@ class KDRLConfig(IMPALAConfig):
             ablation: one of :data:`ABLATIONS` (``policies.student_roles``).
             policy_lag_correction: score autonomous actions with the runner's σ and weight the policy
                 term by V-trace's truncated importance ratio (``policies.kdrl_losses``), True.
+            critic_from_every_student: the value loss sums over every student's steps, not only the
+                autonomous ones', True.
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
         super().training(**kwargs)
@@ -132,6 +138,8 @@ class KDRLConfig(IMPALAConfig):
             self.ablation = ablation
         if policy_lag_correction is not NotProvided:
             self.policy_lag_correction = policy_lag_correction
+        if critic_from_every_student is not NotProvided:
+            self.critic_from_every_student = critic_from_every_student
         self._sync_env_config()
         return self
 

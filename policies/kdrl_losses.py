@@ -219,6 +219,7 @@ def actor_critic_loss(
     loss_mask: Tensor,
     rl_scale: float = 1e-3,
     importance_weights: Tensor | None = None,
+    value_mask: Tensor | None = None,
 ) -> ActorCriticLoss:
     """Advantage actor-critic loss with the n-step advantage ``A_t = R_t − v(s_t)``.
 
@@ -234,6 +235,8 @@ def actor_critic_loss(
         rl_scale: SPEC's 1e-3 factor on ``(L_π + L_v)``.
         importance_weights: optional ``[B, T]`` weights ``ρ_t`` on the policy term (detached), e.g. the
             truncated ratios of :func:`truncated_importance_weights`: ``L_π = −Σ_t ρ_t·log π(a_t|s_t)·A_t``.
+        value_mask: optional ``[B, T]`` bool, the steps ``L_v`` sums over (default ``loss_mask``): the
+            critic may learn from more students than the actor-critic policy term.
 
     Returns:
         :class:`ActorCriticLoss` ``(total, policy_loss, value_loss)``, scalars; the parts are unscaled.
@@ -245,7 +248,8 @@ def actor_critic_loss(
         advantages = advantages * importance_weights.detach()
     zero = torch.zeros_like(log_probs)
     policy_loss = -torch.where(valid, log_probs * advantages, zero).sum()
-    value_loss = torch.where(valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
+    critic_valid = valid if value_mask is None else value_mask.bool()
+    value_loss = torch.where(critic_valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
     return ActorCriticLoss(rl_scale * (policy_loss + value_loss), policy_loss, value_loss)
 
 

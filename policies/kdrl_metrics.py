@@ -114,6 +114,7 @@ SUMMARY_KEYS = (
     "value_loss",
     "logp_gap",
     "importance_weight",
+    "lr",
     "env_steps_per_s",
     "learner_samples_per_s",
     "time_s",
@@ -151,6 +152,7 @@ def summarize(result: dict[str, Any], module_id: str = "default_policy") -> dict
         "value_loss": number(learner.get(VALUE_LOSS)),
         "logp_gap": number(learner.get(LOGP_GAP)),
         "importance_weight": number(learner.get(IMPORTANCE_WEIGHT)),
+        "lr": number(learner.get("default_optimizer_learning_rate")),  # logged by RLlib's Learner
         "env_steps_per_s": number(result.get(ENV_STEPS_PER_S)),
         "learner_samples_per_s": number(result.get(LEARNER_SAMPLES_PER_S)),
         "time_s": number(result.get("time_total_s")),

@@ -12,7 +12,8 @@ on padding. The ``role`` column (``policies.connectors``) says which loss a row'
 * autonomous rows: ``gaussian_log_prob(a, μ, σ = |μ − a_gt|)`` and n-step returns with γ, bootstrapped
   from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``; with
   ``policy_lag_correction`` (the default) σ is the one the runner sampled with and the policy term is
-  weighted by V-trace's truncated importance ratio (see the comment in the loss).
+  weighted by V-trace's truncated importance ratio (see the comment in the loss); with
+  ``critic_from_every_student`` (the default) L_v also sums over the distilling students' steps.
 
 Normalisation: SPEC's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
 holds many segments, so each sum is divided by the number of rows (segments) of its role: the loss is
@@ -28,6 +29,7 @@ from ray.rllib.algorithms.impala.torch.impala_torch_learner import IMPALATorchLe
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
+from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from policies.connectors import TEACHER_ACTION, TEACHER_REWARD
 from policies.kdrl_learner import (
@@ -74,6 +76,16 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             params=params,
             lr_or_lr_schedule=config.lr,
         )
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Pin every optimizer's learning rate to ``lr`` from now on.
+
+        ``tbt train`` anneals the rate over a time budget; RLlib's own schedules count env steps, which a
+        time budget cannot name in advance. The driver calls this through ``foreach_learner``.
+        """
+        for optimizer in list(self._optimizer_lr_schedules):
+            self._optimizer_lr_schedules[optimizer] = Scheduler(lr, framework="torch", device=self._device)
+            self._set_optimizer_lr(optimizer, lr)
 
     @override(IMPALATorchLearner)
     def compute_loss_for_module(
@@ -129,8 +141,15 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             config.gamma,
             seq_lens=batch[Columns.SEQ_LENS],
         )
-        ac = actor_critic_loss(log_probs, values, returns, auto_steps, config.rl_loss_scale, weights)
-        rl_loss = ac.total / _rows(auto_steps)
+        # The critic is what TRAST and TRASFUST rank states with, and they act with μ as the distilling
+        # students do: with critic_from_every_student their returns train it too (the paper: autonomous only).
+        critic_steps = loss_mask if config.critic_from_every_student else auto_steps
+        ac = actor_critic_loss(
+            log_probs, values, returns, auto_steps, config.rl_loss_scale, weights, value_mask=critic_steps
+        )
+        rl_loss = config.rl_loss_scale * (
+            ac.policy_loss / _rows(auto_steps) + ac.value_loss / _rows(critic_steps)
+        )
 
         total = distil_loss + gt_loss + penalty + rl_loss
         stats[TOTAL_LOSS] = total.detach()
@@ -152,9 +171,10 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             gap = (log_probs.detach() - batch[Columns.ACTION_LOGP].to(mu.dtype)).abs()
             stats[LOGP_GAP] = _mean(gap, auto_steps)
             stats[POLICY_LOSS] = (ac.policy_loss / _rows(auto_steps)).detach()
-            stats[VALUE_LOSS] = (ac.value_loss / _rows(auto_steps)).detach()
             if weights is not None:
                 stats[IMPORTANCE_WEIGHT] = _mean(weights, auto_steps)
+        if bool(critic_steps.any()):
+            stats[VALUE_LOSS] = (ac.value_loss / _rows(critic_steps)).detach()
         self.metrics.log_dict(stats, key=module_id, window=1)
         return total
 
