@@ -6,8 +6,8 @@ and can be given back with ``--config FILE`` (JSON, or YAML when the file ends i
 Precedence: defaults < ``--config`` file < command-line flags.
 
 The defaults are the embedded default run: synthetic videos, the four fast OpenCV teachers, the
-``small`` student, two students of 8 envs each on a local Ray instance, within 20 minutes on a 2-core
-CPU. ``TrainConfig.quick()`` is the shortened run the end-to-end test uses.
+``small`` student, one env runner of 16 envs (students alternating roles per episode) and the learner in
+the driver on a local Ray instance, within 20 minutes on a 2-core CPU. ``TrainConfig.quick()`` is the shortened run the end-to-end test uses.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class TrainConfig:
     curriculum_schedule: dict[str, Any] = field(default_factory=dict)
     rl_loss_scale: float = 1e-3
     policy_lag_correction: bool = True
-    critic_from_every_student: bool = True
+    critic_from_every_student: bool = False
     """Train the critic on the distilling students' returns too (see ``policies.kdrl``)."""
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""

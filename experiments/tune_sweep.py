@@ -401,7 +401,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 def settings_from_args(args: argparse.Namespace) -> SweepSettings:
     """The :class:`SweepSettings` the parsed flags describe (defaults < ``--config`` file < flags)."""
-    # tbt train validates every 40 iterations; ASHA needs fresh AOs at its rungs, so a sweep validates (and
+    # tbt train validates every 300 iterations; ASHA needs fresh AOs at its rungs, so a sweep validates (and
     # checkpoints) more often unless the config file or a flag says otherwise.
     base = TrainConfig(validate_every=SWEEP_VALIDATE_EVERY)
     if args.config:

@@ -13,7 +13,7 @@ on padding. The ``role`` column (``policies.connectors``) says which loss a row'
   from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``; with
   ``policy_lag_correction`` (the default) σ is the one the runner sampled with and the policy term is
   weighted by V-trace's truncated importance ratio (see the comment in the loss); with
-  ``critic_from_every_student`` (the default) L_v also sums over the distilling students' steps.
+  ``critic_from_every_student`` (off by default) L_v also sums over the distilling students' steps.
 
 Normalisation: SPEC's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
 holds many segments, so each sum is divided by the number of rows (segments) of its role: the loss is

@@ -122,6 +122,7 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
         lr=2e-3,
         train_batch_size=64,
         policy_lag_correction=False,
+        critic_from_every_student=True,
     ).validate()
     algo = build_algorithm_config(config, tmp_path)
     assert (algo.num_env_runners, algo.num_envs_per_env_runner) == (6, 4)
@@ -131,6 +132,24 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.custom_resources_per_learner == {"learner_node": 0.001}
     assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
     assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
-    assert build_algorithm_config(TrainConfig(), tmp_path).policy_lag_correction is True
+    assert algo.critic_from_every_student is True
+    defaults = build_algorithm_config(TrainConfig(), tmp_path)
+    assert (defaults.policy_lag_correction, defaults.critic_from_every_student) == (True, False)
     with pytest.raises(ConfigError, match="placement_strategy must be"):
         TrainConfig(placement_strategy="RANDOM").validate()
+
+
+def test_learning_rate_anneals_on_a_cosine_over_the_first_budget_to_run_out():
+    from experiments.student_training import annealed_lr
+
+    config = TrainConfig(lr=1e-3, final_lr_fraction=0.05, iterations=100, train_minutes=10.0)
+    assert annealed_lr(config, 0, 0.0) == pytest.approx(1e-3)
+    # Half the iterations, a fifth of the time: halfway down, 0.05e-3 + 0.95e-3 * 0.5.
+    assert annealed_lr(config, 50, 120.0) == pytest.approx(0.525e-3)
+    # Half the time, a tenth of the iterations: the same point of the curve.
+    assert annealed_lr(config, 10, 300.0) == pytest.approx(0.525e-3)
+    assert annealed_lr(config, 100, 600.0) == pytest.approx(0.05e-3)
+    assert annealed_lr(config, 500, 9000.0) == pytest.approx(0.05e-3)  # past the budget: stays at the floor
+    assert annealed_lr(config.updated(final_lr_fraction=1.0), 70, 0.0) == pytest.approx(1e-3)
+    with pytest.raises(ConfigError, match=r"final_lr_fraction must be in \(0, 1\], got 0.0"):
+        TrainConfig(final_lr_fraction=0.0).validate()

@@ -216,6 +216,20 @@ def test_importance_weights_scale_only_the_policy_term() -> None:
     assert grad_rho is None  # the weights are constants of the update
 
 
+def test_value_mask_widens_only_the_critic_term() -> None:
+    log_probs = torch.tensor([[-1.0, -3.0, -5.0]], requires_grad=True)
+    values = torch.tensor([[1.0, 2.0, 0.0]], requires_grad=True)
+    returns = torch.tensor([[3.0, 1.0, 7.0]])
+    policy_steps = torch.tensor([[True, False, False]])
+    critic_steps = torch.tensor([[True, True, True]])
+    _, policy_loss, value_loss = actor_critic_loss(
+        log_probs, values, returns, policy_steps, 1.0, value_mask=critic_steps
+    )
+    # L_π on step 0 only: -(-1 * 2) = 2; L_v on all three: 0.5 * (4 + 1 + 49) = 27
+    assert policy_loss.item() == pytest.approx(2.0)
+    assert value_loss.item() == pytest.approx(27.0)
+
+
 # --- L2 penalty --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,90 @@
+"""How well the student's critic ranks candidate boxes by their overlap with the target.
+
+    python -m experiments.benchmarks.bench_critic_ranking runs/train/report/student.pt [more.pt ...]
+        [--dataset synthetic:videos=10,frames=100,difficulty=0.5,seed=500] [--frames 20] [--boxes 16]
+
+TRAST and TRASFUST hand a frame to whichever member's state the critic values most, and a state is built
+around that member's previous box. So the figure that matters is, within one frame pair, the rank
+correlation between v(ρ(F_{t-1}, F_t, b)) and IoU(b, g_{t-1}) over boxes b jittered around the target
+(0 to 0.6 box sizes off centre, sizes scaled by up to e^0.3): 1 ranks them perfectly, 0 is a critic
+that cannot tell a good box from a bad one. The value is read with the LSTM's initial state, as on the
+first frame after a reset. Printed: the mean Spearman correlation over frames, per student.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from envs.boxes import iou
+
+__all__ = ["critic_ranking", "student_values"]
+
+ValueFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""``(previous frame, frame, boxes [k, 4]) -> values [k]``."""
+
+
+def student_values(network) -> ValueFunction:
+    """The critic of a :class:`~policies.student_model.StudentNetwork` as a :data:`ValueFunction`."""
+    import torch
+
+    from envs.crops import crop_state_pairs
+
+    def values(previous: np.ndarray, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        k = len(boxes)
+        obs = crop_state_pairs([previous] * k, [frame] * k, boxes, size=network.config.crop_size)
+        with torch.no_grad():
+            _, v, _ = network(torch.as_tensor(obs)[:, None], network.initial_state(k))
+        return v[:, 0].numpy()
+
+    return values
+
+
+def critic_ranking(
+    values: ValueFunction, sequences: Sequence, frames: int = 20, boxes: int = 16, seed: int = 0
+) -> float:
+    """Mean within-frame Spearman correlation between ``values`` and the boxes' IoU (module docstring)."""
+    rng = np.random.default_rng(seed)
+    correlations = []
+    for sequence in sequences:
+        for t in rng.integers(1, len(sequence), size=frames):
+            target = sequence.gt_boxes[t - 1]
+            if not np.isfinite(target).all():
+                continue
+            offset = rng.uniform(0.0, 0.6, size=(boxes, 1))
+            candidates = np.repeat(target[None], boxes, axis=0).astype(np.float64)
+            candidates[:, :2] += rng.normal(size=(boxes, 2)) * offset * target[2:]
+            candidates[:, 2:] *= np.exp(rng.normal(size=(boxes, 2)) * offset / 2)
+            v = values(sequence.frames[t - 1], sequence.frames[t], candidates)
+            overlaps = iou(candidates, np.repeat(target[None], boxes, axis=0))
+            correlations.append(pd.Series(v).corr(pd.Series(overlaps), method="spearman"))
+    return float(np.nanmean(correlations))
+
+
+def main() -> None:
+    import torch
+
+    from envs.datasets import load_dataset
+    from policies.student_export import load_student
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("students", nargs="+", help="exported students or checkpoint folders")
+    parser.add_argument("--dataset", default="synthetic:videos=10,frames=100,difficulty=0.5,seed=500")
+    parser.add_argument("--frames", type=int, default=20, help="frames sampled per video")
+    parser.add_argument("--boxes", type=int, default=16, help="candidate boxes per frame")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    sequences = load_dataset(args.dataset)
+    for path in args.students:
+        network = load_student(path).eval()
+        rho = critic_ranking(student_values(network), sequences, args.frames, args.boxes)
+        print(f"{path}: Spearman(v, IoU of the previous box) = {rho:.3f}")
+
+
+if __name__ == "__main__":
+    main()
