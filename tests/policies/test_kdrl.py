@@ -131,24 +131,24 @@ def test_checkpoint_restores_and_training_continues_with_the_same_iteration_coun
 
 @pytest.mark.slow
 def test_students_learn_distillation_loss_falls_and_mean_iou_rises(ray_session):
-    """The learning test: 2 students (one distils from a scripted teacher, one learns by RL), 8 envs
-    each, `small` preset, easy videos (difficulty 0.3), curriculum off. Over 70 iterations (~2 minutes on 2 cores) the distillation
-    loss falls and the mean IoU of the students' episodes rises (two trial runs: IoU +0.09 and +0.14,
-    loss ×0.75 and ×0.63 between the first 10 and the last 20 iterations)."""
-    config = _config(difficulty=0.3, curriculum=False, train_batch_size_per_learner=400)
-    config.env_runners(num_envs_per_env_runner=8).reporting(
-        min_train_timesteps_per_iteration=400, metrics_num_episodes_for_smoothing=16
+    """The learning test, in tbt train's setting: one env runner of 16 envs whose students alternate
+    between distilling from a scripted teacher and actor-critic, batch 80, lr 1e-3, policy-lag correction
+    on, `small` preset, easy videos (difficulty 0.3), curriculum off. Over 300 iterations (about a
+    minute on 2 cores) the distillation loss falls and the mean IoU of the students' episodes rises."""
+    config = _config(difficulty=0.3, curriculum=False, train_batch_size_per_learner=80)
+    config.env_runners(num_env_runners=1, num_envs_per_env_runner=16).reporting(
+        min_train_timesteps_per_iteration=80, metrics_num_episodes_for_smoothing=16
     )
     algo = config.debugging(seed=0).build_algo()
     try:
-        history = _train(algo, 70)
+        history = _train(algo, 300)
     finally:
         algo.stop()
     loss, iou = _column(history, "distillation_loss"), _column(history, "mean_iou")
-    print("distillation loss:", np.round(loss, 2).tolist())
-    print("mean IoU:", np.round(iou, 3).tolist())
-    first_loss, last_loss = np.nanmean(loss[:10]), np.nanmean(loss[-20:])
-    first_iou, last_iou = np.nanmean(iou[:10]), np.nanmean(iou[-20:])
+    print("distillation loss:", np.round(loss[::20], 2).tolist())
+    print("mean IoU:", np.round(iou[::20], 3).tolist())
+    first_loss, last_loss = np.nanmean(loss[:50]), np.nanmean(loss[-100:])
+    first_iou, last_iou = np.nanmean(iou[:50]), np.nanmean(iou[-100:])
     print(
         f"distillation loss {first_loss:.2f} -> {last_loss:.2f}; mean IoU {first_iou:.3f} -> {last_iou:.3f}"
     )
