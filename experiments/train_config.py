@@ -7,7 +7,8 @@ Precedence: defaults < ``--config`` file < command-line flags.
 
 The defaults are the embedded default run: synthetic videos, the four fast OpenCV teachers, the
 ``small`` student, one env runner of 16 envs (students alternating roles per episode) and the learner in
-the driver on a local Ray instance, within 20 minutes on a 2-core CPU. ``TrainConfig.quick()`` is the shortened run the end-to-end test uses.
+the driver on a local Ray instance, within 20 minutes on a 2-core CPU. ``TrainConfig.quick()`` is the
+shortened run the end-to-end test uses.
 """
 
 from __future__ import annotations
@@ -64,10 +65,10 @@ class TrainConfig:
     curriculum_schedule: dict[str, Any] = field(default_factory=dict)
     rl_loss_scale: float = 1e-3
     policy_lag_correction: bool = True
-    critic_from_every_student: bool = False
-    """Train the critic on the distilling students' returns too (see ``policies.kdrl``)."""
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
+    critic_from_every_student: bool = False
+    """Train the critic on the distilling students' returns too (see ``policies.kdrl``)."""
     distil_weight_decay: float = 1e-4
     train_batch_size: int = 80
     """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a

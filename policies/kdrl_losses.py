@@ -267,9 +267,9 @@ def truncated_importance_weights(log_probs: Tensor, behaviour_log_probs: Tensor,
         clip: ρ̄, the truncation level (1 in IMPALA).
 
     Returns:
-        ``[B, T]`` ρ_t in ``[0, clip]``; non-finite log-probabilities (padding) give 0.
+        ``[B, T]`` ρ_t in ``[0, clip]``; a NaN log-probability (garbage on padding) gives 0.
     """
-    log_ratio = (log_probs.detach() - behaviour_log_probs.detach().to(log_probs.dtype)).clamp(max=50.0)
+    log_ratio = log_probs.detach() - behaviour_log_probs.detach().to(log_probs.dtype)
     rho = torch.exp(log_ratio).clamp(max=clip)
     return torch.where(torch.isfinite(rho), rho, torch.zeros_like(rho))
 
