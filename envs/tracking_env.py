@@ -50,6 +50,8 @@ class TrackingEnv(gym.Env):
 
     A clip of ``clip_length`` frames is drawn from the clip source with ``self.np_random``; ``b_0`` is the
     clip's first ground-truth box. The first observation is the state for frame 1.
+    ``reset(options=...)`` may set ``clip_length`` (a shorter clip, for a curriculum) and ``clip_source``
+    (another :class:`~envs.clip_sources.ClipSource` for this one episode).
 
     ## Episode End
 
@@ -127,8 +129,14 @@ class TrackingEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        length = int((options or {}).get("clip_length", self.clip_length))
-        self._clip = self.clip_source.sample(self.np_random, length)
+        options = options or {}
+        length = int(options.get("clip_length", self.clip_length))
+        source = options.get("clip_source")
+        if source is None:
+            source = self.clip_source
+        elif not isinstance(source, ClipSource):
+            raise TypeError(f"reset option clip_source must be a ClipSource, got {type(source).__name__}")
+        self._clip = source.sample(self.np_random, length)
         self._teacher_names = sorted(self._clip.teacher_boxes)
         self._best_teachers = self._best_teacher_per_frame(self._clip)
         self._t = 1

@@ -255,6 +255,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "curriculum": False if args.no_curriculum else None,
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
+        "teacherless_on_all_videos": True if args.teacherless_on_all_videos else None,
         "train_batch_size": args.train_batch_size,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
@@ -420,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-policy-lag-correction",
         action="store_true",
         help="the paper's plain A3C policy term, without V-trace's truncated ratio for stale runners",
+    )
+    train.add_argument(
+        "--teacherless-on-all-videos",
+        action="store_true",
+        help="students that do not distil draw clips from every training video, not just the transfer set",
     )
     train.add_argument("--lr", type=float, help="RAdam learning rate")
     train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")

@@ -77,7 +77,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     config (and into every checkpoint).
     """
     from policies.kdrl import KDRLConfig
-    from policies.student_env import ENV_NAME
+    from policies.student_env import ENV_NAME, TEACHERLESS_CLIP_SOURCE_KEY
     from policies.student_model import preset
     from teachers.transfer_set import TransferSetClipSource
 
@@ -93,7 +93,13 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             seed=config.seed,
             teachers=config.teachers_list(),
         )
-    crop = preset(config.preset).crop_size
+    env_config = {
+        "clip_source": clip_source,
+        "crop_size": preset(config.preset).crop_size,
+        "clip_length": config.clip_length,
+    }
+    if config.teacherless_on_all_videos and config.ablation != "gt_only":
+        env_config[TEACHERLESS_CLIP_SOURCE_KEY] = functools.partial(gt_clip_source, config.dataset)
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
@@ -101,7 +107,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         KDRLConfig()
         .environment(
             ENV_NAME,
-            env_config={"clip_source": clip_source, "crop_size": crop, "clip_length": config.clip_length},
+            env_config=env_config,
         )
         .env_runners(
             num_env_runners=config.num_env_runners,

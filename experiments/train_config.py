@@ -67,6 +67,9 @@ class TrainConfig:
     policy_lag_correction: bool = True
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
+    teacherless_on_all_videos: bool = False
+    """Students that do not distil (autonomous; kd_gt's ground-truth students) draw clips from every training
+    video, not only from the videos some teacher tracked above β (``policies.student_env``)."""
     critic_from_every_student: bool = False
     """Train the critic on the distilling students' returns too (see ``policies.kdrl``)."""
     distil_weight_decay: float = 1e-4

@@ -12,6 +12,11 @@ curriculum.
 
 With the curriculum on, each ``reset`` asks the clip source for a clip of the curriculum's current length
 (``TrackingEnv.reset(options={"clip_length": n})``); the env's own ``clip_length`` is the ceiling.
+
+A student that does not distil from teachers (autonomous, or learning the ground truth) needs no teacher
+boxes, so it can draw its episodes from every training video rather than from the β-filtered transfer
+set: give ``teacherless_clip_source`` and its episodes come from there
+(``TrackingEnv.reset(options={"clip_source": ...})``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.clip_sources import ClipSource
 from policies.curriculum import EpisodeLengthCurriculum
-from policies.student_roles import ROLE, ablation_roles, runner_distils
+from policies.student_roles import ROLE, ROLE_DISTIL, ablation_roles, runner_distils
 
 __all__ = [
     "ABLATION_KEY",
@@ -29,6 +35,7 @@ __all__ = [
     "CURRICULUM_LENGTH",
     "DISTIL_FRACTION_KEY",
     "ENV_NAME",
+    "TEACHERLESS_CLIP_SOURCE_KEY",
     "StudentEnv",
     "make_kdrl_env",
 ]
@@ -40,6 +47,8 @@ ABLATION_KEY = "kdrl_ablation"
 CURRICULUM_KEY = "kdrl_curriculum"
 """``env_config`` keys set by ``KDRLConfig``: the distilling share, the ablation, and the curriculum
 schedule (``None`` when the curriculum is off)."""
+TEACHERLESS_CLIP_SOURCE_KEY = "teacherless_clip_source"
+"""``env_config`` key of the clip source of students that do not distil from teachers (optional)."""
 CURRICULUM_LENGTH = "curriculum_length"
 
 
@@ -54,8 +63,10 @@ class StudentEnv(gym.Wrapper):
         distil_fraction: float = 0.5,
         ablation: str = "kd_rl",
         curriculum: dict | None = None,
+        teacherless_clip_source: ClipSource | None = None,
     ):
         super().__init__(env)
+        self.teacherless_clip_source = teacherless_clip_source
         self.worker_index = int(worker_index)
         self.num_workers = int(num_workers)
         self.distil_role, self.other_role, all_distil = ablation_roles(ablation)
@@ -80,6 +91,8 @@ class StudentEnv(gym.Wrapper):
         options = dict(options or {})
         if self.curriculum is not None and "clip_length" not in options:
             options["clip_length"] = self.curriculum.length
+        if self.role != ROLE_DISTIL and self.teacherless_clip_source is not None:
+            options.setdefault("clip_source", self.teacherless_clip_source)
         self.length = int(options.get("clip_length", self.env.unwrapped.clip_length))
         self._episode_rewards, self._teacher_rewards, self._has_teacher = [], [], []
         obs, info = self.env.reset(seed=seed, options=options)
@@ -107,15 +120,15 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
     ``env_config`` (an RLlib ``EnvContext``, or a plain dict) keys: ``clip_source`` (a ``ClipSource`` or a
     zero-argument callable returning one, which keeps checkpoints small; default the synthetic source),
     ``clip_length``, ``crop_size``, ``context`` (TrackingEnv's arguments), and the ``KDRLConfig`` keys
-    :data:`DISTIL_FRACTION_KEY` (default ½), :data:`ABLATION_KEY` (default ``kd_rl``) and
-    :data:`CURRICULUM_KEY` (default off). Any other key is an error.
+    :data:`DISTIL_FRACTION_KEY` (default ½), :data:`ABLATION_KEY` (default ``kd_rl``),
+    :data:`CURRICULUM_KEY` (default off) and :data:`TEACHERLESS_CLIP_SOURCE_KEY` (a source or a
+    zero-argument callable, like ``clip_source``; default none). Any other key is an error.
     """
     from envs.tracking_env import TrackingEnv
 
     config = dict(env_config or {})
-    source = config.pop("clip_source", None)
-    if source is not None and not hasattr(source, "sample") and callable(source):
-        source = source()
+    source = _built(config.pop("clip_source", None))
+    teacherless_source = _built(config.pop(TEACHERLESS_CLIP_SOURCE_KEY, None))
     fraction = float(config.pop(DISTIL_FRACTION_KEY, 0.5))
     ablation = config.pop(ABLATION_KEY, "kd_rl")
     curriculum = config.pop(CURRICULUM_KEY, None)
@@ -128,4 +141,12 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
         distil_fraction=fraction,
         ablation=ablation,
         curriculum=curriculum,
+        teacherless_clip_source=teacherless_source,
     )
+
+
+def _built(source: Any) -> Any:
+    """A clip source given as a zero-argument callable, called (in the env runner's process)."""
+    if source is not None and not hasattr(source, "sample") and callable(source):
+        return source()
+    return source

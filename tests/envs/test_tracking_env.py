@@ -83,6 +83,17 @@ def test_clip_length_option_shortens_the_episode(square_source):
         env.step(np.zeros(4))
 
 
+def test_clip_source_option_draws_one_episode_from_another_source(square_source):
+    other = SequenceClipSource([make_moving_square_sequence(num_frames=9)])
+    env = TrackingEnv(square_source, clip_length=32, crop_size=16)
+    env.reset(seed=0, options={"clip_source": other})
+    assert len(env._clip) == 9
+    env.reset()
+    assert len(env._clip) != 9  # back to the env's own source
+    with pytest.raises(TypeError, match="reset option clip_source must be a ClipSource, got list"):
+        env.reset(options={"clip_source": [other]})
+
+
 def test_teacher_info_picks_the_best_teacher_per_frame():
     sequence = make_moving_square_sequence(num_frames=6)
     gt = sequence.gt_boxes

@@ -108,6 +108,7 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
 
 def test_scale_settings_reach_the_algorithm_config(tmp_path):
     from experiments.student_training import build_algorithm_config
+    from policies.student_env import TEACHERLESS_CLIP_SOURCE_KEY
 
     config = TrainConfig(
         num_env_runners=6,
@@ -135,6 +136,14 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.critic_from_every_student is True
     defaults = build_algorithm_config(TrainConfig(), tmp_path)
     assert (defaults.policy_lag_correction, defaults.critic_from_every_student) == (True, False)
+    assert TEACHERLESS_CLIP_SOURCE_KEY not in defaults.env_config
+    on = build_algorithm_config(TrainConfig(teacherless_on_all_videos=True), tmp_path)
+    assert on.env_config[TEACHERLESS_CLIP_SOURCE_KEY].args == (TrainConfig().dataset,)
+    # GT-only students already draw from every video.
+    gt_only = build_algorithm_config(
+        TrainConfig(teacherless_on_all_videos=True, ablation="gt_only"), tmp_path
+    )
+    assert TEACHERLESS_CLIP_SOURCE_KEY not in gt_only.env_config
     with pytest.raises(ConfigError, match="placement_strategy must be"):
         TrainConfig(placement_strategy="RANDOM").validate()
 

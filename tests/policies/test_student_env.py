@@ -15,6 +15,7 @@ from policies.student_env import (
     CURRICULUM_KEY,
     CURRICULUM_LENGTH,
     DISTIL_FRACTION_KEY,
+    TEACHERLESS_CLIP_SOURCE_KEY,
     make_kdrl_env,
 )
 from policies.student_roles import (
@@ -110,6 +111,31 @@ def test_without_curriculum_episodes_use_the_env_clip_length():
     )
     role, n, _ = _episode(env, seed=0)
     assert (role, n) == (ROLE_AUTONOMOUS, 6)
+
+
+@pytest.mark.parametrize(
+    ("ablation", "from_all_videos"),
+    [("kd_rl", [False, True]), ("kd_gt", [False, True]), ("kd_only", [False, False])],
+)
+def test_students_that_do_not_distil_draw_from_the_teacherless_source(ablation, from_all_videos):
+    # The transfer set's clips carry teacher boxes; the clips of "every video" have none.
+    teacherless = synthetic_clip_source(num_videos=1, num_frames=40, seed=9)
+    env = make_kdrl_env(
+        {
+            "clip_source": _source(),
+            "crop_size": 32,
+            "clip_length": 6,
+            ABLATION_KEY: ablation,
+            TEACHERLESS_CLIP_SOURCE_KEY: lambda: teacherless,  # a callable, as build_algorithm_config gives
+        }
+    )
+    drawn = []
+    for k in range(2):
+        env.reset(seed=0 if k == 0 else None)
+        clip = env.unwrapped._clip
+        drawn.append(teacherless.sequences[0].name in clip.name)
+        assert bool(clip.teacher_boxes) != drawn[-1]
+    assert drawn == from_all_videos
 
 
 class _Chunk:
