@@ -9,6 +9,11 @@ correlation between v(ρ(F_{t-1}, F_t, b)) and IoU(b, g_{t-1}) over boxes b jitt
 (0 to 0.6 box sizes off centre, sizes scaled by up to e^0.3): 1 ranks them perfectly, 0 is a critic
 that cannot tell a good box from a bad one. The value is read with the LSTM's initial state, as on the
 first frame after a reset. Printed: the mean Spearman correlation over frames, per student.
+
+Jittered boxes still overlap the target; TRAST's worst frames are another case: a student that has lost the
+target (IoU 0) against a teacher still on it. The second figure is the share of frames on which v values
+the ground-truth box above a box of the same size moved 1.5 to 3 box sizes away (IoU 0): 1 always
+prefers the target, 0.5 is chance, 0 always prefers the lost box.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from envs.boxes import iou
+from envs.boxes import clip_to_image, iou, is_valid
 
-__all__ = ["critic_ranking", "student_values"]
+__all__ = ["critic_ranking", "lost_box_preference", "student_values"]
 
 ValueFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """``(previous frame, frame, boxes [k, 4]) -> values [k]``."""
@@ -64,6 +69,27 @@ def critic_ranking(
     return float(np.nanmean(correlations))
 
 
+def lost_box_preference(values: ValueFunction, sequences: Sequence, frames: int = 20, seed: int = 0) -> float:
+    """Share of frames on which ``values`` prefers the target's box to a lost one (module docstring)."""
+    rng = np.random.default_rng(seed)
+    wins = []
+    for sequence in sequences:
+        for t in rng.integers(1, len(sequence), size=frames):
+            target = sequence.gt_boxes[t - 1]
+            if not np.isfinite(target).all():
+                continue
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            distance = rng.uniform(1.5, 3.0) * target[2:]
+            lost = target.astype(np.float64).copy()
+            lost[:2] += distance * np.array([np.cos(angle), np.sin(angle)])
+            lost = clip_to_image(lost, sequence.frames[t].shape[:2])  # as trackers clip their boxes
+            if not is_valid(lost) or iou(lost, target) > 0:
+                continue
+            v = values(sequence.frames[t - 1], sequence.frames[t], np.stack([target, lost]))
+            wins.append(float(v[0] > v[1]))
+    return float(np.mean(wins)) if wins else float("nan")
+
+
 def main() -> None:
     import torch
 
@@ -83,7 +109,11 @@ def main() -> None:
     for path in args.students:
         network = load_student(path).eval()
         rho = critic_ranking(student_values(network), sequences, args.frames, args.boxes)
-        print(f"{path}: Spearman(v, IoU of the previous box) = {rho:.3f}")
+        preference = lost_box_preference(student_values(network), sequences, args.frames)
+        print(
+            f"{path}: Spearman(v, IoU of the previous box) = {rho:.3f}; "
+            f"target preferred to a lost box on {100 * preference:.1f}% of frames"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 
 from envs.boxes import iou
 from envs.datasets import load_dataset
-from experiments.benchmarks.bench_critic_ranking import critic_ranking, student_values
+from experiments.benchmarks.bench_critic_ranking import critic_ranking, lost_box_preference, student_values
 from policies.student_model import StudentNetwork
 
 
@@ -32,6 +32,13 @@ def test_a_perfect_critic_ranks_1_and_a_reversed_one_minus_1(videos):
     assert critic_ranking(_oracle(videos, -1.0), videos, frames=3, boxes=8) == pytest.approx(-1.0)
 
 
+def test_a_perfect_critic_always_prefers_the_target_to_a_lost_box_and_a_reversed_one_never(videos):
+    assert lost_box_preference(_oracle(videos, 1.0), videos, frames=3) == 1.0
+    assert lost_box_preference(_oracle(videos, -1.0), videos, frames=3) == 0.0
+
+
 def test_the_students_critic_gives_a_correlation(videos):
-    rho = critic_ranking(student_values(StudentNetwork().eval()), videos, frames=2, boxes=6)
+    network = StudentNetwork().eval()
+    rho = critic_ranking(student_values(network), videos, frames=2, boxes=6)
     assert -1.0 <= rho <= 1.0
+    assert 0.0 <= lost_box_preference(student_values(network), videos, frames=2) <= 1.0
