@@ -71,6 +71,9 @@ class KDRLConfig(IMPALAConfig):
         # KD-RL settings.
         self.distil_weight_decay = 1e-4
         self.rl_loss_scale = 1e-3
+        # None: L_v is scaled like L_π, by rl_loss_scale (the paper). A separate factor lets the value loss
+        # shape the shared layers, which the distillation term otherwise dominates.
+        self.value_loss_scale: float | None = None
         # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
         # which the actor-critic term undid the distillation (README, "What the default run taught us").
         self.policy_lag_correction = True
@@ -96,6 +99,7 @@ class KDRLConfig(IMPALAConfig):
         t_max: int | None = NotProvided,
         distil_weight_decay: float | None = NotProvided,
         rl_loss_scale: float | None = NotProvided,
+        value_loss_scale: float | None = NotProvided,
         distil_fraction: float | None = NotProvided,
         curriculum: bool | None = NotProvided,
         curriculum_schedule: dict[str, Any] | None = NotProvided,
@@ -110,6 +114,7 @@ class KDRLConfig(IMPALAConfig):
             t_max: steps per gradient segment (the rollout fragment length), 5.
             distil_weight_decay: L2 penalty on the distillation term only, 1e-4.
             rl_loss_scale: factor on (L_π + L_v), 1e-3.
+            value_loss_scale: factor on L_v instead of ``rl_loss_scale``; None (default) keeps the paper's.
             distil_fraction: share of distilling students (env runners), ½ (ablations ``kd_only`` and
                 ``gt_only`` make every student distil).
             curriculum: episode-length curriculum on/off (off is the "no curriculum" ablation).
@@ -129,6 +134,8 @@ class KDRLConfig(IMPALAConfig):
             self.distil_weight_decay = distil_weight_decay
         if rl_loss_scale is not NotProvided:
             self.rl_loss_scale = rl_loss_scale
+        if value_loss_scale is not NotProvided:
+            self.value_loss_scale = value_loss_scale
         if distil_fraction is not NotProvided:
             self.distil_fraction = distil_fraction
         if curriculum is not NotProvided:
@@ -173,6 +180,8 @@ class KDRLConfig(IMPALAConfig):
                 self._value_error(f"curriculum_schedule: {error}")
         if self.distil_weight_decay < 0 or self.rl_loss_scale < 0:
             self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
+        if self.value_loss_scale is not None and self.value_loss_scale < 0:
+            self._value_error(f"value_loss_scale must be >= 0 or None, got {self.value_loss_scale}")
         if not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
         if self.rollout_fragment_length == "auto" or int(self.rollout_fragment_length) < 1:

@@ -147,8 +147,9 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
         ac = actor_critic_loss(
             log_probs, values, returns, auto_steps, config.rl_loss_scale, weights, value_mask=critic_steps
         )
-        rl_loss = config.rl_loss_scale * (
-            ac.policy_loss / _rows(auto_steps) + ac.value_loss / _rows(critic_steps)
+        value_scale = config.rl_loss_scale if config.value_loss_scale is None else config.value_loss_scale
+        rl_loss = config.rl_loss_scale * ac.policy_loss / _rows(auto_steps) + value_scale * (
+            ac.value_loss / _rows(critic_steps)
         )
 
         total = distil_loss + gt_loss + penalty + rl_loss
