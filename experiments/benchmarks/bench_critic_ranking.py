@@ -48,24 +48,30 @@ def student_values(network) -> ValueFunction:
     return values
 
 
+def _sampled_frames(sequences: Sequence, frames: int, rng: np.random.Generator):
+    """``(sequence, t, g_{t-1})`` for ``frames`` random frames t ≥ 1 of each video whose previous frame has
+    a ground-truth box."""
+    for sequence in sequences:
+        for t in rng.integers(1, len(sequence), size=frames):
+            target = sequence.gt_boxes[t - 1]
+            if np.isfinite(target).all():
+                yield sequence, t, target
+
+
 def critic_ranking(
     values: ValueFunction, sequences: Sequence, frames: int = 20, boxes: int = 16, seed: int = 0
 ) -> float:
     """Mean within-frame Spearman correlation between ``values`` and the boxes' IoU (module docstring)."""
     rng = np.random.default_rng(seed)
     correlations = []
-    for sequence in sequences:
-        for t in rng.integers(1, len(sequence), size=frames):
-            target = sequence.gt_boxes[t - 1]
-            if not np.isfinite(target).all():
-                continue
-            offset = rng.uniform(0.0, 0.6, size=(boxes, 1))
-            candidates = np.repeat(target[None], boxes, axis=0).astype(np.float64)
-            candidates[:, :2] += rng.normal(size=(boxes, 2)) * offset * target[2:]
-            candidates[:, 2:] *= np.exp(rng.normal(size=(boxes, 2)) * offset / 2)
-            v = values(sequence.frames[t - 1], sequence.frames[t], candidates)
-            overlaps = iou(candidates, np.repeat(target[None], boxes, axis=0))
-            correlations.append(pd.Series(v).corr(pd.Series(overlaps), method="spearman"))
+    for sequence, t, target in _sampled_frames(sequences, frames, rng):
+        offset = rng.uniform(0.0, 0.6, size=(boxes, 1))
+        candidates = np.repeat(target[None], boxes, axis=0).astype(np.float64)
+        candidates[:, :2] += rng.normal(size=(boxes, 2)) * offset * target[2:]
+        candidates[:, 2:] *= np.exp(rng.normal(size=(boxes, 2)) * offset / 2)
+        v = values(sequence.frames[t - 1], sequence.frames[t], candidates)
+        overlaps = iou(candidates, np.repeat(target[None], boxes, axis=0))
+        correlations.append(pd.Series(v).corr(pd.Series(overlaps), method="spearman"))
     return float(np.nanmean(correlations))
 
 
@@ -73,20 +79,16 @@ def lost_box_preference(values: ValueFunction, sequences: Sequence, frames: int 
     """Share of frames on which ``values`` prefers the target's box to a lost one (module docstring)."""
     rng = np.random.default_rng(seed)
     wins = []
-    for sequence in sequences:
-        for t in rng.integers(1, len(sequence), size=frames):
-            target = sequence.gt_boxes[t - 1]
-            if not np.isfinite(target).all():
-                continue
-            angle = rng.uniform(0.0, 2.0 * np.pi)
-            distance = rng.uniform(1.5, 3.0) * target[2:]
-            lost = target.astype(np.float64).copy()
-            lost[:2] += distance * np.array([np.cos(angle), np.sin(angle)])
-            lost = clip_to_image(lost, sequence.frames[t].shape[:2])  # as trackers clip their boxes
-            if not is_valid(lost) or iou(lost, target) > 0:
-                continue
-            v = values(sequence.frames[t - 1], sequence.frames[t], np.stack([target, lost]))
-            wins.append(float(v[0] > v[1]))
+    for sequence, t, target in _sampled_frames(sequences, frames, rng):
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        distance = rng.uniform(1.5, 3.0) * target[2:]
+        lost = target.astype(np.float64).copy()
+        lost[:2] += distance * np.array([np.cos(angle), np.sin(angle)])
+        lost = clip_to_image(lost, sequence.frames[t].shape[:2])  # as trackers clip their boxes
+        if not is_valid(lost) or iou(lost, target) > 0:
+            continue
+        v = values(sequence.frames[t - 1], sequence.frames[t], np.stack([target, lost]))
+        wins.append(float(v[0] > v[1]))
     return float(np.mean(wins)) if wins else float("nan")
 
 
