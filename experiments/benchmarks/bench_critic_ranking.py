@@ -70,7 +70,7 @@ def critic_ranking(
         candidates[:, :2] += rng.normal(size=(boxes, 2)) * offset * target[2:]
         candidates[:, 2:] *= np.exp(rng.normal(size=(boxes, 2)) * offset / 2)
         v = values(sequence.frames[t - 1], sequence.frames[t], candidates)
-        overlaps = iou(candidates, np.repeat(target[None], boxes, axis=0))
+        overlaps = iou(candidates, target)
         correlations.append(pd.Series(v).corr(pd.Series(overlaps), method="spearman"))
     return float(np.nanmean(correlations))
 
@@ -109,9 +109,9 @@ def main() -> None:
     torch.set_num_threads(1)
     sequences = load_dataset(args.dataset)
     for path in args.students:
-        network = load_student(path).eval()
-        rho = critic_ranking(student_values(network), sequences, args.frames, args.boxes)
-        preference = lost_box_preference(student_values(network), sequences, args.frames)
+        values = student_values(load_student(path).eval())
+        rho = critic_ranking(values, sequences, args.frames, args.boxes)
+        preference = lost_box_preference(values, sequences, args.frames)
         print(
             f"{path}: Spearman(v, IoU of the previous box) = {rho:.3f}; "
             f"target preferred to a lost box on {100 * preference:.1f}% of frames"

@@ -66,7 +66,7 @@ def handover_accuracy(
     for (boxes, values), target in zip(evaluations, previous_gt, strict=True):
         if len(boxes) < 2 or not np.isfinite(target).all():
             continue
-        overlaps = iou(boxes[:2], np.repeat(np.asarray(target)[None], 2, axis=0))
+        overlaps = iou(boxes[:2], target)
         if abs(overlaps[1] - overlaps[0]) < min_gap:
             continue
         frames += 1
@@ -78,6 +78,7 @@ def main() -> None:
     import torch
 
     from envs.datasets import load_dataset
+    from policies.student_export import load_student
     from teachers.registry import make_tracker
 
     parser = argparse.ArgumentParser(
@@ -91,15 +92,16 @@ def main() -> None:
     torch.set_num_threads(1)
     sequences = load_dataset(args.dataset)
     for path in args.students:
+        network = load_student(path).eval()  # once: both passes on every video share it
         right = frames = handed = tracked = 0
         overlaps = []
         for sequence in sequences:
-            tracker = RecordingTRAST(path, make_tracker(args.teacher), runner="inline")
+            tracker = TRAST(network, make_tracker(args.teacher), runner="inline")
             tracker.init(sequence.frames[0], sequence.gt_boxes[0])
             boxes = [tracker.update(sequence.frames[t]) for t in range(1, len(sequence))]
             tracker.close()
             # The critic's accuracy on the student's and the teacher's own trajectories (see RecordingTRAST).
-            shadow = RecordingTRAST(path, make_tracker(args.teacher), runner="inline", hand_over=False)
+            shadow = RecordingTRAST(network, make_tracker(args.teacher), runner="inline", hand_over=False)
             shadow.init(sequence.frames[0], sequence.gt_boxes[0])
             for t in range(1, len(sequence)):
                 shadow.update(sequence.frames[t])
