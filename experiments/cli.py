@@ -256,6 +256,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "curriculum": False if args.no_curriculum else None,
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
         "teacherless_on_all_videos": True if args.teacherless_on_all_videos else None,
+        "handover_prob": args.handover_prob,
         "train_batch_size": args.train_batch_size,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
@@ -426,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacherless-on-all-videos",
         action="store_true",
         help="students that do not distil draw clips from every training video, not just the transfer set",
+    )
+    train.add_argument(
+        "--handover-prob",
+        type=float,
+        help="per step, the chance an autonomous student is handed a teacher's box, as in TRAST (default 0)",
     )
     train.add_argument("--lr", type=float, help="RAdam learning rate")
     train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")

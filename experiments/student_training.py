@@ -77,7 +77,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     config (and into every checkpoint).
     """
     from policies.kdrl import KDRLConfig
-    from policies.student_env import ENV_NAME, TEACHERLESS_CLIP_SOURCE_KEY
+    from policies.student_env import ENV_NAME, HANDOVER_PROB_KEY, TEACHERLESS_CLIP_SOURCE_KEY
     from policies.student_model import preset
     from teachers.transfer_set import TransferSetClipSource
 
@@ -100,6 +100,8 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     }
     if config.teacherless_on_all_videos and config.ablation != "gt_only":
         env_config[TEACHERLESS_CLIP_SOURCE_KEY] = functools.partial(gt_clip_source, config.dataset)
+    if config.handover_prob > 0 and config.ablation != "gt_only":
+        env_config[HANDOVER_PROB_KEY] = config.handover_prob
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())

@@ -76,6 +76,9 @@ class TrainConfig:
     """Students that do not distil (autonomous; kd_gt's ground-truth students) draw clips from every training
     video, not only from the videos some teacher tracked above β (``policies.student_env``). Off: on the
     default run it gave TRAS 0.449, TRAST 0.563, TRASFUST 0.567 against 0.475, 0.577, 0.604."""
+    handover_prob: float = 0.0
+    """Per step, the chance that an autonomous student's box is replaced by a teacher's, as TRAST does
+    (``TrackingEnv``, "Hand-overs"): its critic then also learns the value of teacher-framed states."""
     critic_from_every_student: bool = False
     """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the default run:
     TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
@@ -154,6 +157,10 @@ class TrainConfig:
             (
                 self.value_loss_scale is None or self.value_loss_scale >= 0,
                 f"value_loss_scale must be >= 0 or null, got {self.value_loss_scale}",
+            ),
+            (
+                0 <= self.handover_prob <= 1,
+                f"handover_prob must lie in [0, 1], got {self.handover_prob}",
             ),
             (
                 0.0 <= self.distil_fraction <= 1.0,
