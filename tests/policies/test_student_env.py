@@ -15,6 +15,7 @@ from policies.student_env import (
     CURRICULUM_KEY,
     CURRICULUM_LENGTH,
     DISTIL_FRACTION_KEY,
+    HANDOVER_PROB_KEY,
     TEACHERLESS_CLIP_SOURCE_KEY,
     make_kdrl_env,
 )
@@ -136,6 +137,20 @@ def test_students_that_do_not_distil_draw_from_the_teacherless_source(ablation, 
         drawn.append(teacherless.sequences[0].name in clip.name)
         assert bool(clip.teacher_boxes) != drawn[-1]
     assert drawn == from_all_videos
+
+
+def test_only_autonomous_students_are_handed_teacher_boxes():
+    env = make_kdrl_env(
+        {"clip_source": _source(), "crop_size": 32, "clip_length": 12, HANDOVER_PROB_KEY: 1.0}
+    )
+    handed = {}
+    for k in range(4):  # a lone runner alternates distilling and autonomous episodes
+        role, _, infos = _episode(env, seed=0 if k == 0 else None)
+        handed.setdefault(role, []).append(sum(bool(info["handed_over"]) for info in infos))
+    assert handed[ROLE_AUTONOMOUS] == [10, 10]  # every step but the last (no next state) of 11
+    assert handed[ROLE_DISTIL] == [0, 0]
+    with pytest.raises(ValueError, match=r"handover_prob must lie in \[0, 1\], got -0.5"):
+        make_kdrl_env({"clip_source": _source(), HANDOVER_PROB_KEY: -0.5})
 
 
 class _Chunk:
