@@ -34,8 +34,12 @@ class ExportError(ValueError):
 
 
 def module_checkpoint_dir(checkpoint: str | os.PathLike) -> Path:
-    """The RLModule folder inside a KD-RL checkpoint (``checkpoint`` may already be that folder)."""
-    root = Path(checkpoint)
+    """The RLModule folder inside a KD-RL checkpoint (``checkpoint`` may already be that folder), absolute.
+
+    Absolute because RLlib reads it through pyarrow, which takes a relative path for a URI and fails with
+    "URI has empty scheme".
+    """
+    root = Path(checkpoint).resolve()
     if not root.exists():
         raise ExportError(f"checkpoint {root} does not exist")
     for candidate in (root / _MODULE_SUBDIR, root):

@@ -96,7 +96,9 @@ def _column(history: list[dict[str, float]], key: str) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_checkpoint_restores_and_training_continues_with_the_same_iteration_count(ray_session, tmp_path):
+def test_checkpoint_restores_and_training_continues_with_the_same_iteration_count(
+    ray_session, tmp_path, monkeypatch
+):
     """Two runners (runner 1 distils, runner 2 is autonomous): both roles' metrics are reported; a
     checkpoint restores the iteration count and the weights, training continues, and the student
     exported from it loads with the same weights."""
@@ -125,6 +127,10 @@ def test_checkpoint_restores_and_training_continues_with_the_same_iteration_coun
     exported = export_student(checkpoint, tmp_path / "student.pt")
     student = load_student(exported)
     assert all(torch.equal(t, weights[k]) for k, t in student.state_dict().items())
+    # A checkpoint folder given by a relative path loads too (RLlib's pyarrow took it for a URI).
+    monkeypatch.chdir(tmp_path)
+    from_folder = load_student("checkpoint")
+    assert all(torch.equal(t, weights[k]) for k, t in from_folder.state_dict().items())
     with pytest.raises(ExportError, match="not a KD-RL checkpoint"):
         export_student(tmp_path, tmp_path / "nope.pt")
 
