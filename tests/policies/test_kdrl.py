@@ -138,10 +138,16 @@ def test_checkpoint_restores_and_training_continues_with_the_same_iteration_coun
 @pytest.mark.slow
 def test_students_learn_distillation_loss_falls_and_mean_iou_rises(ray_session):
     """The learning test, in tbt train's setting: one env runner of 16 envs whose students alternate
-    between distilling from a scripted teacher and actor-critic, batch 80, lr 1e-3, policy-lag correction
-    on, `small` preset, easy videos (difficulty 0.3), curriculum off. Over 300 iterations (about a
-    minute on 2 cores) the distillation loss falls and the mean IoU of the students' episodes rises."""
-    config = _config(difficulty=0.3, curriculum=False, train_batch_size_per_learner=80)
+    between distilling from a scripted teacher and actor-critic, batch 80, policy-lag correction on,
+    `small` preset, easy videos (difficulty 0.3), curriculum off. Over 300 iterations (about a minute on
+    2 cores) the distillation loss falls and the mean IoU of the students' episodes rises.
+
+    The rate falls linearly from 1e-3 to 1e-4 over the run's 24,000 env steps, as ``tbt train`` anneals
+    its own. At a constant 1e-3 the last iterations are noisy enough to undo the gain: one CI run ended
+    with the loss at 4.02 -> 4.32. Annealed, five runs gave 3.8-4.0 -> 1.0-1.4 (first 50 iterations
+    against the last 100) and mean IoU +0.25 to +0.32."""
+    lr_schedule = [[0, 1e-3], [300 * 80, 1e-4]]  # (env steps, rate) pairs, interpolated by RLlib
+    config = _config(difficulty=0.3, curriculum=False, train_batch_size_per_learner=80, lr=lr_schedule)
     config.env_runners(num_env_runners=1, num_envs_per_env_runner=16).reporting(
         min_train_timesteps_per_iteration=80, metrics_num_episodes_for_smoothing=16
     )
@@ -158,8 +164,8 @@ def test_students_learn_distillation_loss_falls_and_mean_iou_rises(ray_session):
     print(
         f"distillation loss {first_loss:.2f} -> {last_loss:.2f}; mean IoU {first_iou:.3f} -> {last_iou:.3f}"
     )
-    assert last_loss < 0.85 * first_loss
-    assert last_iou > first_iou + 0.04
+    assert last_loss < 0.6 * first_loss
+    assert last_iou > first_iou + 0.1
 
 
 @pytest.mark.slow
