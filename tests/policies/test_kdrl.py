@@ -211,6 +211,25 @@ def test_ablations_train_with_their_own_losses_only(ray_session, ablation, repor
         assert np.isnan(_column(history, key)).all(), (ablation, key)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("value_loss_scale", [None, 0.0])
+def test_value_loss_scale_alone_decides_whether_the_critic_head_learns(ray_session, value_loss_scale):
+    """The critic head's only gradient is L_v's: the advantage in L_π is detached, and weight decay is off
+    here. With value_loss_scale 0 it stays where it started; with None (the paper's 1e-3 on L_v) it moves.
+    The actor head learns either way."""
+    algo = _config(distil_weight_decay=0.0, value_loss_scale=value_loss_scale).build_algo()
+    try:
+        before = _learner_weights(algo)
+        history = _train(algo, 6)
+        after = _learner_weights(algo)
+    finally:
+        algo.stop()
+    assert not np.isnan(_column(history, "value_loss")).all(), "no autonomous step reached the learner"
+    critic_moved = not all(torch.equal(before[k], after[k]) for k in ("critic.weight", "critic.bias"))
+    assert critic_moved == (value_loss_scale is None)
+    assert not torch.equal(before["actor.weight"], after["actor.weight"])
+
+
 def test_env_creator_rejects_a_misspelt_setting():
     with pytest.raises(TypeError, match="unexpected keyword argument 'crop_sise'"):
         make_kdrl_env({"crop_sise": 32})
