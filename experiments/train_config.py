@@ -39,8 +39,9 @@ class TrainConfig:
     not 100: β keeps a whole video only if a teacher holds it on every frame, which kept 23 of 60 videos at
     100 frames and 73 of 120 at 50 (the same teacher time; TRAS AO 0.321 → 0.475). 240 videos, not 120:
     with 120 the student overfitted (training IoU still rising while TRAS's validation AO fell from its
-    peak); 240 gave TRAS 0.475 / 0.538 on seeds 0 / 1 against 0.475 / 0.396, for 1.7 more minutes of
-    teachers and videos."""
+    peak); with 11 training minutes 240 gave TRAS 0.475 / 0.538 on seeds 0 / 1 against 0.475 / 0.396, for
+    1.7 more minutes of teachers and videos. The spread between seeds is still wide (seed 1 at 10 minutes:
+    0.374)."""
     validation_dataset: str = "synthetic:videos=10,frames=100,difficulty=0.5,seed=500"
     """Held-out videos on which TRAS's AO chooses the best checkpoint."""
     test_dataset: str = "synthetic:videos=30,frames=100,difficulty=0.5,seed=1000"
