@@ -72,21 +72,23 @@ class TrainConfig:
     rl_loss_scale: float = 1e-3
     value_loss_scale: float | None = None
     """Factor on the value loss alone; None scales it with ``rl_loss_scale``, as the paper does. 1e-2 on the
-    default run: TRAS 0.403, TRAST 0.570, TRASFUST 0.598 against 0.475, 0.577, 0.604."""
+    previous, 120-video default run: TRAS 0.403, TRAST 0.570, TRASFUST 0.598 against 0.475, 0.577, 0.604."""
     policy_lag_correction: bool = True
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
     teacherless_on_all_videos: bool = False
     """Students that do not distil (autonomous; kd_gt's ground-truth students) draw clips from every training
     video, not only from the videos some teacher tracked above β (``policies.student_env``). Off: on the
-    default run it gave TRAS 0.449, TRAST 0.563, TRASFUST 0.567 against 0.475, 0.577, 0.604."""
+    previous, 120-video default run it gave TRAS 0.449, TRAST 0.563, TRASFUST 0.567 against 0.475, 0.577,
+    0.604."""
     handover_prob: float = 0.0
     """Per step, the chance that an autonomous student's box is replaced by a teacher's, as TRAST does
     (``TrackingEnv``, "Hand-overs"): its critic then also learns the value of teacher-framed states. Off:
-    0.2 on the default run gave TRAS 0.449, TRAST 0.578, TRASFUST 0.584 against 0.475, 0.577, 0.604."""
+    0.2 on the previous, 120-video default run gave TRAS 0.449, TRAST 0.578, TRASFUST 0.584 against 0.475,
+    0.577, 0.604."""
     critic_from_every_student: bool = False
-    """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the default run:
-    TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
+    """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the previous,
+    120-video default run: TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
     distil_weight_decay: float = 1e-4
     train_batch_size: int = 80
     """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a
