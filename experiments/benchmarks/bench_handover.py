@@ -42,6 +42,8 @@ LOST_IOU = 0.1
 """A member whose previous box overlaps the target less than this has lost it."""
 ON_TARGET_IOU = 0.5
 """A member whose previous box overlaps the target at least this much is on it."""
+_LOST_CASES = {"student lost": (0, 1), "teacher lost": (1, 0)}
+"""Each case of :func:`lost_member_accuracy`: (row of the member that lost the target, row of the other)."""
 
 
 class RecordingTRAST(TRAST):
@@ -106,9 +108,9 @@ def lost_member_accuracy(
     member's previous box has lost the target (IoU < :data:`LOST_IOU`) and the other's is on it
     (IoU >= :data:`ON_TARGET_IOU`), how often the critic valued the one on target higher. Arguments as
     for :func:`handover_accuracy`."""
-    cases = {"student lost": [0, 0], "teacher lost": [0, 0]}
+    cases = {case: [0, 0] for case in _LOST_CASES}
     for overlaps, values in _scored_frames(evaluations, previous_gt):
-        for case, (lost, kept) in {"student lost": (0, 1), "teacher lost": (1, 0)}.items():
+        for case, (lost, kept) in _LOST_CASES.items():
             if overlaps[lost] < LOST_IOU and overlaps[kept] >= ON_TARGET_IOU:
                 cases[case][0] += _right(overlaps, values)
                 cases[case][1] += 1
@@ -146,7 +148,7 @@ def main() -> None:
     for path in args.students:
         network = load_student(path).eval()  # once: both passes on every video share it
         right = frames = handed = tracked = coincident = kept = 0
-        lost = {"student lost": [0, 0], "teacher lost": [0, 0]}
+        lost = {case: [0, 0] for case in _LOST_CASES}
         overlaps = []
         for sequence in sequences:
             tracker = RecordingTRAST(network, make_tracker(args.teacher), runner="inline")
