@@ -132,7 +132,14 @@ class StudentTracker:
     ):
         self.name = name
         self.device = resolve_device(device)
-        self.network = as_network(student).to(self.device).eval()
+        network = as_network(student)
+        # Trackers in threads share one network. Module.to() rebuilds the LSTM's flat weight list even when
+        # nothing moves, and a forward pass in another thread then fails ("zip() argument 2 is longer than
+        # argument 1"): move the network only when it is elsewhere.
+        where = next(network.parameters()).device
+        if where.type != self.device.type or self.device.index not in (None, where.index):
+            network = network.to(self.device)
+        self.network = network.eval()
         self.crop_size = self.network.config.crop_size
         self.context = float(context)
         self.reset_interval = int(reset_interval)

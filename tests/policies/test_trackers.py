@@ -269,6 +269,17 @@ def test_teacher_runners_give_the_same_boxes(student, moving_square):
     assert threads[1] == inline[1]
 
 
+def test_a_new_tracker_leaves_a_shared_network_alone_while_another_thread_tracks(student, moving_square):
+    # Module.to() rebuilds the LSTM's list of flat weights; a forward pass in another thread that read it
+    # meanwhile failed with "zip() argument 2 is longer than argument 1" (seen in a threaded validation).
+    flat_weights = student.lstm._flat_weights
+    trackers = [TRAS(student, device="cpu") for _ in range(3)]
+    assert student.lstm._flat_weights is flat_weights
+    assert all(tracker.network is student for tracker in trackers)
+    moved = TRAS(copy.deepcopy(student).double(), device="cpu")  # same device: still not moved
+    assert moved.network.lstm.weight_hh_l0.dtype == torch.float64
+
+
 def test_the_ray_teacher_runner_gives_the_same_boxes_as_threads(ray_session, student):
     sequence = make_moving_square_sequence(num_frames=10)
     boxes = {}
