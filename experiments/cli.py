@@ -235,6 +235,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "preset": args.preset,
         "dataset": args.dataset,
         "validation_dataset": args.validation_dataset,
+        "checkpoint_metric": args.checkpoint_metric,
         "test_dataset": args.test_dataset,
         "teachers": args.teachers,
         "beta": args.beta,
@@ -413,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=["small", "paper"], help="student size (default small)")
     train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
     train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
+    train.add_argument(
+        "--checkpoint-metric",
+        choices=["modes", "tras"],
+        help="what chooses the best checkpoint: the mean validation AO of TRAS, TRAST and TRASFUST (modes, "
+        "the default) or TRAS's alone",
+    )
     train.add_argument("--test-dataset", help="videos of the final evaluation")
     train.add_argument("--teachers", help="teacher pool, e.g. kcf,csrt,mosse,medianflow")
     train.add_argument("--beta", type=float, help="transfer-set threshold β (default 0.5)")

@@ -48,7 +48,13 @@ from teachers.one_pass import TrackingResult, track_sequence
 from teachers.registry import tracker_factory
 from teachers.results_store import has_result, write_result
 
-__all__ = ["BACKENDS", "evaluate_trackers", "parse_evaluation_trackers", "track_and_record"]
+__all__ = [
+    "BACKENDS",
+    "evaluate_trackers",
+    "one_torch_thread",
+    "parse_evaluation_trackers",
+    "track_and_record",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +131,7 @@ def _store(results_root: Path, name: str, sequence: Sequence, result: TrackingRe
 
 
 @contextlib.contextmanager
-def _one_torch_thread():
+def one_torch_thread():
     """Torch on one intra-op thread per job while jobs run side by side; the caller's setting after."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -143,7 +149,7 @@ def _track_on_ray_worker(factory: TrackerFactory, sequence: Sequence):
 
 
 def _run_in_threads(jobs, trackers, results_root: Path, workers: int, progress) -> None:
-    with ThreadPoolExecutor(max_workers=workers) as pool, _one_torch_thread():
+    with ThreadPoolExecutor(max_workers=workers) as pool, one_torch_thread():
         futures = {
             pool.submit(track_and_record, trackers[name], sequence): (name, sequence)
             for name, sequence in jobs

@@ -3,13 +3,15 @@
 Layout under ``<out>/training/``::
 
     curves.csv          one row per iteration (policies.kdrl_metrics.SUMMARY_KEYS)
-    validation.csv      iteration, TRAS AO on the validation videos, training seconds
-    state.json          iteration, training seconds, best iteration and AO, latest checkpoint
+    validation.csv      iteration, the AOs of TRAS, TRAST, TRASFUST on the validation videos, the score
+                        that chooses checkpoints, training seconds
+    state.json          iteration, training seconds, best iteration and score, latest checkpoint
     checkpoints/iter_000040/   KDRL.save_to_path (+ student.pt, its exported student)
 
 Every ``validate_every`` iterations (and at the end) the algorithm is checkpointed, its student exported,
-and TRAS tracks the validation videos once; the checkpoint with the best AO is kept as the best, and only
-the best and the latest checkpoints stay on disk. ``state.json`` is written last, atomically, so a killed
+and a :class:`~experiments.checkpoint_validation.CheckpointValidator` tracks the validation videos once;
+the checkpoint with the best score is kept as the best, and only the best and the latest checkpoints stay
+on disk. ``state.json`` is written last, atomically, so a killed
 run resumes from the latest finished checkpoint: the curve rows after it are dropped and training goes on
 with the same iteration count and the training time already spent.
 """
@@ -23,23 +25,22 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from pathlib import Path
 
-from envs.sequence import Sequence
-from experiments.ope_metrics import pool_frames, score_sequence
+from experiments.checkpoint_validation import CheckpointValidator
 from experiments.train_config import TrainConfig
 from policies.kdrl_metrics import SUMMARY_KEYS, summarize
 from policies.student_export import export_student
 from teachers.atomic_io import write_text_atomically
-from teachers.one_pass import track_sequence
 
-__all__ = ["TrainingState", "annealed_lr", "build_algorithm_config", "train_student", "validate_tras"]
+__all__ = ["VALIDATION_COLUMNS", "TrainingState", "annealed_lr", "build_algorithm_config", "train_student"]
 
 logger = logging.getLogger(__name__)
 
 EXPORTED_STUDENT = "student.pt"
+VALIDATION_COLUMNS = ("iteration", "validation_ao", "trast_ao", "trasfust_ao", "score", "train_s")
+"""``validation.csv``: ``validation_ao`` is TRAS's AO; ``score`` is what chooses the best checkpoint."""
 
 
 @dataclass
@@ -50,6 +51,8 @@ class TrainingState:
     train_seconds: float = 0.0
     best_iteration: int = 0
     best_ao: float = -1.0
+    """The best checkpoint's validation score (``TrainConfig.checkpoint_metric``; named for TRAS's AO, the
+    first metric, so that older runs' ``state.json`` still resume)."""
     latest_checkpoint: str | None = None
     best_checkpoint: str | None = None
 
@@ -161,19 +164,6 @@ def _set_learning_rate(learner, lr: float) -> None:
     learner.set_learning_rate(lr)
 
 
-def validate_tras(student, sequences: SequenceABC[Sequence]) -> float:
-    """AO of TRAS (one pass, frames pooled) on ``sequences``."""
-    from policies.trackers.student_tracker import as_network
-    from policies.trackers.tras import TRAS
-
-    network = as_network(student)  # loaded once, shared by every video's tracker
-    scores = {}
-    for sequence in sequences:
-        result = track_sequence(TRAS(network, device="cpu"), sequence)
-        scores[sequence.name] = score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
-    return float(pool_frames(scores).ao)
-
-
 class _CurveWriter:
     """Appends iteration rows to ``curves.csv``, dropping rows past ``keep_until`` on resume."""
 
@@ -209,7 +199,7 @@ def _progress_line(row: dict[str, float], budget_s: float) -> str:
 
 
 def train_student(
-    config: TrainConfig, transfer_set_root: Path, validation: SequenceABC[Sequence], out: Path
+    config: TrainConfig, transfer_set_root: Path, validator: CheckpointValidator, out: Path
 ) -> TrainingState:
     """Train (or resume) until ``config.iterations`` or ``config.train_minutes``; returns the final state.
 
@@ -233,7 +223,7 @@ def train_student(
     curves = _CurveWriter(out / "curves.csv", keep_until=state.iteration)
     validation_path = out / "validation.csv"
     if not validation_path.is_file():
-        validation_path.write_text("iteration,validation_ao,train_s\n")
+        validation_path.write_text(",".join(VALIDATION_COLUMNS) + "\n")
     current_lr = None
     try:
         while state.iteration < config.iterations and state.train_seconds < budget_s:
@@ -251,7 +241,7 @@ def train_student(
             print(_progress_line({**row, "train_s": state.train_seconds}, budget_s), flush=True)
             last = state.iteration >= config.iterations or state.train_seconds >= budget_s
             if state.iteration % config.validate_every == 0 or last:
-                stale = _checkpoint_and_validate(algo, state, checkpoints, validation, validation_path)
+                stale = _checkpoint_and_validate(algo, state, checkpoints, validator, validation_path)
                 state.write(state_path)
                 # Only now that state.json no longer names them: a kill never leaves it pointing nowhere.
                 for old in stale:
@@ -262,7 +252,7 @@ def train_student(
 
 
 def _checkpoint_and_validate(
-    algo, state: TrainingState, checkpoints: Path, validation, validation_path
+    algo, state: TrainingState, checkpoints: Path, validator: CheckpointValidator, validation_path: Path
 ) -> set[str]:
     """Checkpoint, export, validate, update ``state``; returns the checkpoints no longer needed."""
     path = checkpoints / f"iter_{state.iteration:06d}"
@@ -271,17 +261,31 @@ def _checkpoint_and_validate(
     algo.save_to_path(path)
     student = export_student(path, path / EXPORTED_STUDENT)
     started = time.perf_counter()
-    ao = validate_tras(student, validation)
-    with validation_path.open("a") as handle:
-        handle.write(f"{state.iteration},{ao:.6f},{state.train_seconds:.1f}\n")
-    improved = ao > state.best_ao
+    scores = validator(student)
+    aos = {
+        "validation_ao": scores.aos["tras"],
+        "trast_ao": scores.aos.get("trast", math.nan),  # NaN ("nan") with the "tras" metric
+        "trasfust_ao": scores.aos.get("trasfust", math.nan),
+        "score": scores.score,
+    }
+    with validation_path.open("a", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=VALIDATION_COLUMNS).writerow(
+            {
+                "iteration": state.iteration,
+                **{key: f"{value:.6f}" for key, value in aos.items()},
+                "train_s": f"{state.train_seconds:.1f}",
+            }
+        )
+    improved = scores.score > state.best_ao
+    by_tracker = ", ".join(f"{mode.upper()} {ao:.3f}" for mode, ao in scores.aos.items())
     print(
-        f"validation at iteration {state.iteration}: TRAS AO {ao:.3f} on {len(validation)} videos "
-        f"({time.perf_counter() - started:.1f} s){' - best so far' if improved else ''}",
+        f"validation at iteration {state.iteration}: {by_tracker} on {len(validator.sequences)} videos; "
+        f"{validator.describe()} {scores.score:.3f} ({time.perf_counter() - started:.1f} s)"
+        f"{' - best so far' if improved else ''}",
         flush=True,
     )
     previous = {state.latest_checkpoint, state.best_checkpoint}
     if improved:
-        state.best_ao, state.best_iteration, state.best_checkpoint = ao, state.iteration, str(path)
+        state.best_ao, state.best_iteration, state.best_checkpoint = scores.score, state.iteration, str(path)
     state.latest_checkpoint = str(path)
     return previous - {state.latest_checkpoint, state.best_checkpoint, None}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from policies.student_roles import ABLATIONS
 
 __all__ = ["ConfigError", "TrainConfig", "load_config_file"]
@@ -43,7 +44,7 @@ class TrainConfig:
     1.7 more minutes of teachers and videos. The spread between seeds is still wide (seed 1 at 10 minutes:
     0.374)."""
     validation_dataset: str = "synthetic:videos=10,frames=100,difficulty=0.5,seed=500"
-    """Held-out videos on which TRAS's AO chooses the best checkpoint."""
+    """Held-out videos on which the best checkpoint is chosen (see ``checkpoint_metric``)."""
     test_dataset: str = "synthetic:videos=30,frames=100,difficulty=0.5,seed=1000"
     """Held-out videos of the final evaluation and report."""
     # Teachers and the transfer set (SPEC "Training").
@@ -100,6 +101,10 @@ class TrainConfig:
     18.2 minutes on two cores (19.1 and 19.6 with 11), under step 5's 20."""
     validate_every: int = 300
     """Iterations between validations (and checkpoints); the last iteration is always validated."""
+    checkpoint_metric: str = "modes"
+    """What chooses the best checkpoint on the validation videos: ``"modes"``, the mean AO of TRAS, TRAST
+    and TRASFUST (the teachers' tracks of the validation videos are stored once, before training, and
+    replayed), or ``"tras"``, TRAS's AO alone. See :mod:`experiments.checkpoint_validation` for why."""
     # Scale (see docs/cluster.md).
     num_env_runners: int = 1
     """One runner and the learner fill the two cores of a laptop; a second runner oversubscribed them and
@@ -178,6 +183,10 @@ class TrainConfig:
             (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
             (self.train_minutes > 0, f"train_minutes must be > 0, got {self.train_minutes}"),
             (self.validate_every >= 1, f"validate_every must be >= 1, got {self.validate_every}"),
+            (
+                self.checkpoint_metric in CHECKPOINT_METRICS,
+                f"checkpoint_metric must be one of {CHECKPOINT_METRICS}, got {self.checkpoint_metric!r}",
+            ),
             (self.num_env_runners >= 0, f"num_env_runners must be >= 0, got {self.num_env_runners}"),
             (self.num_envs_per_env_runner >= 1, "num_envs_per_env_runner must be >= 1"),
             (self.train_batch_size >= 1, f"train_batch_size must be >= 1, got {self.train_batch_size}"),

@@ -4,16 +4,19 @@ Stages (each prints its progress; a stopped run restarts where it stopped with `
 
 1. videos: the training, validation and test datasets (synthetic by default: nothing is downloaded);
 2. teachers: the teacher pool runs as Ray actors over the training videos (``teachers.teacher_pool``);
-   finished (video, teacher) trajectories are stored as they end and never run again;
+   finished (video, teacher) trajectories are stored as they end and never run again. With the default
+   ``checkpoint_metric`` the pool also tracks the validation videos once, for TRAST and TRASFUST to
+   replay at every validation (``experiments.checkpoint_validation``);
 3. transfer set: β filtering and 32-frame clips (``teachers.transfer_set``); Table 1 is printed;
-4. training: KD-RL on Ray with periodic TRAS validation that keeps the best checkpoint
+4. training: KD-RL on Ray with periodic validation that keeps the best checkpoint
    (``experiments.student_training``);
 5. evaluation: TRAS, TRAST (with the teacher that tracked the training videos best) and TRASFUST (the
    whole pool) against every teacher, the identity tracker and the oracle on the test videos;
 6. report: ``<out>/report/`` with ``summary.md``, the score tables and plots, the training curves, the
    exported student and the exact config used.
 
-Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``training/``, ``evaluation/``, ``report/``.
+Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``validation_teachers/``, ``training/``,
+``evaluation/``, ``report/``.
 """
 
 from __future__ import annotations
@@ -26,11 +29,19 @@ from pathlib import Path
 
 from experiments.train_config import ConfigError, TrainConfig
 
-__all__ = ["best_teacher", "prepare_run_folder", "run_teachers", "run_training_pipeline"]
+__all__ = [
+    "best_teacher",
+    "prepare_run_folder",
+    "run_teachers",
+    "run_training_pipeline",
+    "run_validation_teachers",
+]
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
+VALIDATION_TEACHERS = "validation_teachers"
+"""The teachers' tracks of the validation videos, in the GOT-10k results layout."""
 # Settings that may change on --resume without invalidating finished work: the budget and the scale.
 _RESUMABLE_CHANGES = {
     "iterations",
@@ -113,6 +124,11 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
 
     started = _stage(2, f"teachers ({config.teachers}) on the training videos")
     store = run_teachers(config, train_videos, out / "transfer_set")
+    if config.checkpoint_metric == "modes":
+        print(
+            "the same teachers on the validation videos (replayed by TRAST and TRASFUST at every validation)"
+        )
+        run_validation_teachers(config, validation_videos, out / VALIDATION_TEACHERS)
     timings["teachers"] = time.perf_counter() - started
 
     started = _stage(3, f"transfer set (beta {config.beta:g})")
@@ -141,12 +157,20 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     started = _stage(
         4, f"training ({config.preset} student, {config.ablation}, {config.train_minutes:g} min budget)"
     )
+    from experiments.checkpoint_validation import CheckpointValidator
     from experiments.student_training import EXPORTED_STUDENT, train_student
 
-    state = train_student(config, out / "transfer_set", validation_videos, out / "training")
+    validator = CheckpointValidator(
+        validation_videos,
+        metric=config.checkpoint_metric,
+        partner=partner,
+        pool=config.teachers_list(),
+        teacher_results=out / VALIDATION_TEACHERS,
+    )
+    state = train_student(config, out / "transfer_set", validator, out / "training")
     print(
-        f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation AO "
-        f"{state.best_ao:.3f} at iteration {state.best_iteration}"
+        f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation "
+        f"{validator.describe()} {state.best_ao:.3f} at iteration {state.best_iteration}"
     )
     timings["training"] = time.perf_counter() - started
 
@@ -196,3 +220,15 @@ def run_teachers(config: TrainConfig, videos, root: Path):
     for video, teacher, message in report.bad_input:
         print(f"skipped {teacher} on {video}: {message}")
     return store
+
+
+def run_validation_teachers(config: TrainConfig, videos, root: Path) -> int:
+    """The teacher pool over the validation videos, stored under ``root`` in the GOT-10k results layout
+    (resumable: stored tracks are not run again); returns the number of tracks run."""
+    from experiments.evaluate import evaluate_trackers
+    from teachers.registry import parse_tracker_specs
+
+    factories = parse_tracker_specs(
+        config.teachers, results_root=config.results_root, model_dir=config.model_dir
+    )
+    return evaluate_trackers(videos, factories, root)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.checkpoint_validation import METRIC_DESCRIPTIONS
 from experiments.ope_metrics import COLUMN_AO
 from experiments.train_config import TrainConfig
 from teachers.atomic_io import write_text_atomically
@@ -117,15 +118,14 @@ def plot_training_curves(curves: pd.DataFrame, validation: pd.DataFrame, path: P
         lw=2,
         label="  10-iteration mean",
     )
-    if len(validation):
-        ax.plot(
-            validation["iteration"],
-            validation["validation_ao"],
-            "o-",
-            color="#d62728",
-            lw=2,
-            label="TRAS AO, validation videos",
-        )
+    for column, colour, label in (
+        ("validation_ao", "#d62728", "TRAS AO, validation videos"),
+        ("trast_ao", "#ff7f0e", "TRAST AO, validation videos"),
+        ("trasfust_ao", "#9467bd", "TRASFUST AO, validation videos"),
+    ):
+        # Runs validated on TRAS alone have no TRAST/TRASFUST column (or NaN in it).
+        if column in validation and validation[column].notna().any():
+            ax.plot(validation["iteration"], validation[column], "o-", color=colour, lw=2, label=label)
     ax.set(title="Tracking quality", xlabel="iteration", ylabel="IoU / AO", ylim=(0, 1))
     ax.legend(loc="lower right", fontsize=8)
     ax = axes[1]
@@ -184,8 +184,9 @@ def write_training_report(
     summary = f"""# tbt train: summary
 
 Student preset `{config.preset}`, ablation `{config.ablation}`, trained {state.iteration} iterations in
-{state.train_seconds / 60:.1f} minutes. Best TRAS validation AO {state.best_ao:.3f} at iteration
-{state.best_iteration}; that checkpoint is the exported student (`student.pt`).
+{state.train_seconds / 60:.1f} minutes. The best checkpoint on the validation videos
+(`{config.validation_dataset}`; {METRIC_DESCRIPTIONS[config.checkpoint_metric]} {state.best_ao:.3f}) came at
+iteration {state.best_iteration}; it is the exported student (`student.pt`).
 
 Training videos `{config.dataset}`; test videos `{config.test_dataset}`. Teachers: {config.teachers}
 (TRAST pairs the student with `{partner}`, the best teacher on the training videos).

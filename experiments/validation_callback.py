@@ -82,7 +82,7 @@ class ValidationAOCallback(RLlibCallback):
         return self._videos
 
     def on_train_result(self, *, algorithm, metrics_logger=None, result: dict, **kwargs) -> None:
-        from experiments.student_training import validate_tras
+        from experiments.checkpoint_validation import validate_tras
 
         iteration = int(result.get("training_iteration", algorithm.iteration))
         due = iteration % self.validate_every == 0 or math.isnan(self._last_ao)

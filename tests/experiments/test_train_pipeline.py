@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,6 +24,8 @@ def test_config_precedence_and_checks(tmp_path):
         TrainConfig(beta=1.5).validate()
     with pytest.raises(ConfigError, match="preset must be one of"):
         TrainConfig(preset="huge").validate()
+    with pytest.raises(ConfigError, match=r"checkpoint_metric must be one of \('modes', 'tras'\), got 'ao'"):
+        TrainConfig(checkpoint_metric="ao").validate()
     with pytest.raises(ConfigError, match="does not exist"):
         load_config_file(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")
@@ -90,6 +93,20 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     assert scores["AO"].between(0, 1).all()
     curves = pd.read_csv(report / "training_curves.csv")
     assert curves["iteration"].tolist() == [1, 2, 3, 4]
+    # The default checkpoint metric: TRAS, TRAST and TRASFUST replaying the teachers' stored tracks of the
+    # validation videos, their mean choosing the best checkpoint.
+    assert sorted(p.name for p in (out / "validation_teachers" / "synthetic" / "kcf").glob("*[0-9].txt")) == [
+        "synthetic_500_0000.txt",
+        "synthetic_500_0001.txt",
+    ]
+    validation = pd.read_csv(report / "validation.csv")
+    assert validation["iteration"].tolist() == [2, 4]
+    aos = validation[["validation_ao", "trast_ao", "trasfust_ao"]]
+    assert aos.stack().between(0, 1).all()
+    np.testing.assert_allclose(validation["score"], aos.mean(axis=1), atol=2e-6)
+    state = json.loads((out / "training" / "state.json").read_text())
+    assert state["best_ao"] == pytest.approx(validation["score"].max(), abs=1e-6)
+    assert state["best_iteration"] == int(validation.loc[validation["score"].idxmax(), "iteration"])
     assert json.loads((report / "config.json").read_text())["iterations"] == 4
     summary = (report / "summary.md").read_text()
     assert "## The bar" in summary and "TRAS AO >= identity AO + 0.15" in summary
