@@ -222,8 +222,7 @@ def train_student(
         algo = build_algorithm_config(config, transfer_set_root).build_algo()
     curves = _CurveWriter(out / "curves.csv", keep_until=state.iteration)
     validation_path = out / "validation.csv"
-    if not validation_path.is_file():
-        validation_path.write_text(",".join(VALIDATION_COLUMNS) + "\n")
+    _start_validation_file(validation_path)
     current_lr = None
     try:
         while state.iteration < config.iterations and state.train_seconds < budget_s:
@@ -249,6 +248,23 @@ def train_student(
     finally:
         algo.stop()
     return state
+
+
+def _start_validation_file(path: Path) -> None:
+    """Create ``validation.csv``, or bring a file from before TRAST and TRASFUST were validated up to
+    :data:`VALIDATION_COLUMNS` (their AOs empty) so that resumed rows line up with the header."""
+    if not path.is_file():
+        path.write_text(",".join(VALIDATION_COLUMNS) + "\n")
+        return
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) == VALIDATION_COLUMNS:
+            return
+        rows = list(reader)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VALIDATION_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows({key: row.get(key, "") for key in VALIDATION_COLUMNS} for row in rows)
 
 
 def _checkpoint_and_validate(

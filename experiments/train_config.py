@@ -98,7 +98,8 @@ class TrainConfig:
     iterations: int = 10_000
     train_minutes: float = 10.0
     """10, not 11, since the teachers' share grew with the 240 training videos: the whole default run took
-    18.2 minutes on two cores (19.1 and 19.6 with 11), under step 5's 20."""
+    18.2 minutes on two cores (19.1 and 19.6 with 11), and 19.2 once every validation also ran TRAST and
+    TRASFUST (``checkpoint_metric``), under step 5's 20."""
     validate_every: int = 300
     """Iterations between validations (and checkpoints); the last iteration is always validated."""
     checkpoint_metric: str = "modes"

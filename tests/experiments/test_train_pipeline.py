@@ -194,3 +194,20 @@ def test_learning_rate_anneals_on_a_cosine_over_the_first_budget_to_run_out():
     assert annealed_lr(config.updated(final_lr_fraction=1.0), 70, 0.0) == pytest.approx(1e-3)
     with pytest.raises(ConfigError, match=r"final_lr_fraction must be in \(0, 1\], got 0.0"):
         TrainConfig(final_lr_fraction=0.0).validate()
+
+
+def test_a_validation_file_from_before_trast_and_trasfust_were_validated_gets_their_columns(tmp_path):
+    from experiments.student_training import VALIDATION_COLUMNS, _start_validation_file
+
+    path = tmp_path / "validation.csv"
+    path.write_text("iteration,validation_ao,train_s\n300,0.25,61.0\n")
+    _start_validation_file(path)  # as a resumed run does before appending its rows
+    table = pd.read_csv(path)
+    assert tuple(table.columns) == VALIDATION_COLUMNS
+    assert table.loc[0, ["iteration", "validation_ao", "train_s"]].tolist() == [300, 0.25, 61.0]
+    assert table[["trast_ao", "trasfust_ao", "score"]].isna().all(axis=None)
+    before = path.read_text()
+    _start_validation_file(path)
+    assert path.read_text() == before
+    _start_validation_file(tmp_path / "new.csv")
+    assert (tmp_path / "new.csv").read_text() == ",".join(VALIDATION_COLUMNS) + "\n"
