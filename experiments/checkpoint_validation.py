@@ -13,8 +13,8 @@ TRAST and TRASFUST replay the teachers' tracks on the validation videos, stored 
 (:class:`~teachers.results_teacher.ResultsTeacher`). Neither tracker ever re-initialises a teacher on its
 output, so a teacher's boxes do not depend on the student and the replay is the same tracker as a live
 one: on the default run's test videos, replayed TRAST scored 0.593 against 0.595 live, TRASFUST 0.618
-against 0.616. A validation then costs the student's forward passes only: about 6 s for the three trackers
-on the 10 default validation videos, two at a time.
+against 0.616. A validation then costs the student's forward passes only: 4.4–7.2 s for the three
+trackers on the 10 default validation videos, two at a time (TRAS alone took about 1.5 s).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ Layout under ``<out>/training/``::
 Every ``validate_every`` iterations (and at the end) the algorithm is checkpointed, its student exported,
 and a :class:`~experiments.checkpoint_validation.CheckpointValidator` tracks the validation videos once;
 the checkpoint with the best score is kept as the best, and only the best and the latest checkpoints stay
-on disk. ``state.json`` is written last, atomically, so a killed
-run resumes from the latest finished checkpoint: the curve rows after it are dropped and training goes on
-with the same iteration count and the training time already spent.
+on disk. ``state.json`` is written last, atomically, so a killed run resumes from the latest finished
+checkpoint: the curve rows after it are dropped and training goes on with the same iteration count and
+the training time already spent.
 """
 
 from __future__ import annotations
