@@ -138,12 +138,8 @@ class CheckpointValidator:
             return mode, sequence.name, score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
 
         # One torch thread per job: two jobs on two cores, not two jobs on four threads.
-        with one_torch_thread():
-            if self.workers == 1:
-                scored = [run(job) for job in jobs]
-            else:
-                with ThreadPoolExecutor(max_workers=self.workers) as executor:
-                    scored = list(executor.map(run, jobs))
+        with one_torch_thread(), ThreadPoolExecutor(max_workers=self.workers) as executor:
+            scored = list(executor.map(run, jobs))
         per_mode: dict[str, dict] = {mode: {} for mode in factories}
         for mode, name, scores in scored:
             per_mode[mode][name] = scores

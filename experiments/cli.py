@@ -33,8 +33,10 @@ from pathlib import Path
 
 from envs.datasets import load_dataset
 from envs.sequence import DatasetError
+from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
 from experiments.evaluation_report import report_evaluation
+from policies.student_roles import ABLATIONS
 from policies.trackers.factory import STUDENT_MODES
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
 from teachers.atomic_io import write_text_atomically
@@ -416,14 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
     train.add_argument(
         "--checkpoint-metric",
-        choices=["modes", "tras"],
+        choices=CHECKPOINT_METRICS,
         help="what chooses the best checkpoint: the mean validation AO of TRAS, TRAST and TRASFUST (modes, "
         "the default) or TRAS's alone",
     )
     train.add_argument("--test-dataset", help="videos of the final evaluation")
     train.add_argument("--teachers", help="teacher pool, e.g. kcf,csrt,mosse,medianflow")
     train.add_argument("--beta", type=float, help="transfer-set threshold β (default 0.5)")
-    train.add_argument("--ablation", choices=["kd_rl", "gt_only", "kd_gt", "kd_only"], help="default kd_rl")
+    train.add_argument("--ablation", choices=ABLATIONS, help="default kd_rl")
     train.add_argument("--no-curriculum", action="store_true", help="the no-curriculum ablation")
     train.add_argument(
         "--no-policy-lag-correction",
