@@ -260,6 +260,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
         "teacherless_on_all_videos": True if args.teacherless_on_all_videos else None,
         "handover_prob": args.handover_prob,
+        "separate_critic": args.separate_critic,
         "train_batch_size": args.train_batch_size,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
@@ -441,6 +442,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--handover-prob",
         type=float,
         help="per step, the chance an autonomous student is handed a teacher's box, as in TRAST (default 0)",
+    )
+    train.add_argument(
+        "--separate-critic",
+        action=argparse.BooleanOptionalAction,
+        help="give the critic its own FC-FC-LSTM trunk instead of the actor's (default: the preset's choice)",
     )
     train.add_argument("--lr", type=float, help="RAdam learning rate")
     train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")

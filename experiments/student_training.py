@@ -106,6 +106,8 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     if config.handover_prob > 0 and config.ablation != "gt_only":
         env_config[HANDOVER_PROB_KEY] = config.handover_prob
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
+    if config.separate_critic is not None:
+        model_config["separate_critic"] = config.separate_critic
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
     algo_config = (

@@ -87,6 +87,9 @@ class TrainConfig:
     (``TrackingEnv``, "Hand-overs"): its critic then also learns the value of teacher-framed states. Off:
     0.2 on the previous, 120-video default run gave TRAS 0.449, TRAST 0.578, TRASFUST 0.584 against 0.475,
     0.577, 0.604."""
+    separate_critic: bool | None = None
+    """Give the critic its own FC → FC → LSTM trunk (``policies.student_model.StudentPreset``); None takes
+    the preset's choice."""
     critic_from_every_student: bool = False
     """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the previous,
     120-video default run: TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""

@@ -34,8 +34,8 @@ def student_from_learner(algorithm):
     import torch
 
     from policies.student_model import StudentNetwork
+    from policies.torch.student_torch_rl_module import student_config
 
-    preset = (algorithm.config.model_config or {}).get("preset", "small")
     state = algorithm.learner_group.get_weights()[_MODULE_ID]
     network_state = {
         key.removeprefix(_NETWORK_PREFIX): torch.as_tensor(value)
@@ -47,7 +47,7 @@ def student_from_learner(algorithm):
             f"the learner's module holds no '{_NETWORK_PREFIX}*' weights (keys: {sorted(state)[:5]}...): "
             "is it the KD-RL student module?"
         )
-    network = StudentNetwork.from_preset(preset)
+    network = StudentNetwork.from_config(student_config(algorithm.config.model_config))
     network.load_state_dict(network_state)
     return network.cpu().eval()
 

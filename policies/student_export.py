@@ -4,8 +4,11 @@ A training checkpoint (``KDRL.save_to_path``) holds the whole algorithm: learner
 and env-runner states. The trackers of step 4 need only the network, so ``tbt export`` writes one torch
 file::
 
-    {"format": "tbt-student", "version": 1, "config": {backbone, crop_size, fc_width, lstm_width},
+    {"format": "tbt-student", "version": 1,
+     "config": {backbone, crop_size, fc_width, lstm_width, separate_critic},
      "state_dict": StudentNetwork.state_dict(), "source": "<checkpoint path>"}
+
+Files written before ``separate_critic`` existed lack it and load with the paper's shared critic.
 
 :func:`load_student` reads either form (an exported file, or a checkpoint directory: the algorithm's
 root, or the module's own ``learner_group/learner/rl_module/default_policy`` folder) and returns a
@@ -99,7 +102,7 @@ def load_student(path: str | os.PathLike) -> StudentNetwork:
                 f"{path} has export version {payload['version']}; this code reads <= {EXPORT_VERSION}"
             )
         config = StudentPreset(**payload["config"])
-        net = StudentNetwork(config.backbone, config.crop_size, config.fc_width, config.lstm_width)
+        net = StudentNetwork.from_config(config)
         net.load_state_dict(payload["state_dict"])
     else:
         raise ExportError(f"student {path} does not exist")

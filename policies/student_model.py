@@ -9,6 +9,10 @@ Architecture: both crops go through ONE backbone (shared weights, a single batch
 ``B·T·2`` crops) → the two flattened maps are concatenated → FC + ReLU → FC + ReLU → LSTM (one layer,
 batch-first) → actor head (4, the action mean μ) and critic head (1, the value v).
 
+With ``separate_critic`` (a departure from the paper, see :class:`StudentPreset`) the critic has its own
+FC → FC → LSTM trunk on the same backbone maps; the recurrent state is then the actor's and the critic's
+states side by side, ``(h, c)`` each ``(B, 2H)``, so every caller keeps handling one ``(h, c)`` pair.
+
 The actor head is linear, with no tanh: the paper's reference implementation clamps the predicted
 action to [-1, 1] at tracking time, and a linear μ keeps the gradient alive when the target offset sits
 at the edge of the action box (tanh saturates there). Callers clamp μ when they use it as an action.
@@ -22,7 +26,7 @@ independent of the rest of the batch, so one call over T steps equals T calls of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -48,6 +52,13 @@ class StudentPreset:
     """Width of the two fully connected layers after the concatenated features."""
     lstm_width: int
     """Hidden (and cell) size of the one-layer LSTM; the recurrent state is ``(h, c)``, each this wide."""
+    separate_critic: bool = False
+    """Give the critic its own FC → FC → LSTM trunk instead of sharing the actor's (the paper shares it).
+
+    Why: the critic trains on ``1e-3·(L_π + L_v)`` while the actor's layers also carry the distillation
+    loss, so in a shared trunk the critic is a linear read-out of the actor's features, and TRAST's
+    hand-overs inherit the actor's mistakes (README, "What the default run taught us"). RAdam normalises
+    each parameter's step, so a trunk that only the value loss reaches learns at the full rate."""
 
 
 PRESETS: dict[str, StudentPreset] = {
@@ -75,21 +86,24 @@ class StudentNetwork(nn.Module):
     """
 
     def __init__(
-        self, backbone: str = "small", crop_size: int = 64, fc_width: int = 256, lstm_width: int = 256
+        self,
+        backbone: str = "small",
+        crop_size: int = 64,
+        fc_width: int = 256,
+        lstm_width: int = 256,
+        separate_critic: bool = False,
     ) -> None:
         super().__init__()
-        self.config = StudentPreset(backbone, crop_size, fc_width, lstm_width)
+        self.config = StudentPreset(backbone, crop_size, fc_width, lstm_width, bool(separate_critic))
         self.normalize = ImageNetNormalize()
         self.backbone = make_backbone(backbone)
         side = self.backbone.output_side(crop_size)
         features_per_crop = self.backbone.out_channels * side * side
-        self.fc = nn.Sequential(
-            nn.Linear(2 * features_per_crop, fc_width),
-            nn.ReLU(inplace=True),
-            nn.Linear(fc_width, fc_width),
-            nn.ReLU(inplace=True),
-        )
+        self.fc = _fc_trunk(2 * features_per_crop, fc_width)
         self.lstm = nn.LSTM(fc_width, lstm_width, num_layers=1, batch_first=True)
+        if separate_critic:
+            self.critic_fc = _fc_trunk(2 * features_per_crop, fc_width)
+            self.critic_lstm = nn.LSTM(fc_width, lstm_width, num_layers=1, batch_first=True)
         self.actor = nn.Linear(lstm_width, ACTION_SIZE)
         self.critic = nn.Linear(lstm_width, 1)
 
@@ -104,21 +118,30 @@ class StudentNetwork(nn.Module):
     @classmethod
     def from_preset(cls, name: str) -> StudentNetwork:
         """A freshly initialised network with the sizes of preset ``name``."""
-        p = preset(name)
-        return cls(p.backbone, p.crop_size, p.fc_width, p.lstm_width)
+        return cls.from_config(preset(name))
+
+    @classmethod
+    def from_config(cls, config: StudentPreset) -> StudentNetwork:
+        """A freshly initialised network with the sizes in ``config``."""
+        return cls(**asdict(config))
 
     @property
     def lstm_width(self) -> int:
         return self.config.lstm_width
 
+    @property
+    def state_width(self) -> int:
+        """Width of ``h`` and ``c``: the LSTM's, doubled when the critic has its own LSTM."""
+        return self.lstm_width * (2 if self.config.separate_critic else 1)
+
     def initial_state(self, batch_size: int) -> LSTMState:
-        """The all-zero LSTM state ``(h, c)``, each ``(batch_size, lstm_width)``."""
+        """The all-zero LSTM state ``(h, c)``, each ``(batch_size, state_width)``."""
         param = self.actor.weight
-        zeros = torch.zeros(batch_size, self.lstm_width, dtype=param.dtype, device=param.device)
+        zeros = torch.zeros(batch_size, self.state_width, dtype=param.dtype, device=param.device)
         return zeros, zeros.clone()
 
     def embed(self, obs: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
-        """LSTM outputs ``(B, T, H)`` (the input of both heads) and the new state."""
+        """LSTM outputs ``(B, T, state_width)`` (the input of both heads) and the new state."""
         S = self.config.crop_size
         if obs.ndim != 6 or tuple(obs.shape[2:]) != (2, S, S, 3):
             raise ValueError(f"expected observations of shape (B, T, 2, {S}, {S}, 3), got {tuple(obs.shape)}")
@@ -128,16 +151,43 @@ class StudentNetwork(nn.Module):
         maps = self.backbone(self.normalize(obs))
         # normalize keeps crop order (step-major, crop-minor), so this reshape concatenates each step's
         # two flattened maps: crop t−1 first, then crop t.
-        features = self.fc(maps.reshape(B, T, -1))
+        maps = maps.reshape(B, T, -1)
+        if not self.config.separate_critic:
+            return _run_lstm(self.lstm, self.fc(maps), state)
+        H = self.lstm_width
         h, c = state
-        out, (h_n, c_n) = self.lstm(features, (h.unsqueeze(0), c.unsqueeze(0)))
-        return out, (h_n.squeeze(0), c_n.squeeze(0))
+        actor_out, (actor_h, actor_c) = _run_lstm(self.lstm, self.fc(maps), (h[:, :H], c[:, :H]))
+        critic_out, (critic_h, critic_c) = _run_lstm(
+            self.critic_lstm, self.critic_fc(maps), (h[:, H:], c[:, H:])
+        )
+        return (
+            torch.cat([actor_out, critic_out], dim=-1),
+            (torch.cat([actor_h, critic_h], dim=-1), torch.cat([actor_c, critic_c], dim=-1)),
+        )
 
     def heads(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mu (B, T, 4)`` and ``value (B, T)`` from LSTM outputs ``(B, T, H)``."""
+        """``mu (B, T, 4)`` and ``value (B, T)`` from the outputs of :meth:`embed`."""
+        H = self.lstm_width
+        if self.config.separate_critic:
+            return self.actor(embeddings[..., :H]), self.critic(embeddings[..., H:]).squeeze(-1)
         return self.actor(embeddings), self.critic(embeddings).squeeze(-1)
 
     def forward(self, obs: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
         embeddings, new_state = self.embed(obs, state)
         mu, value = self.heads(embeddings)
         return mu, value, new_state
+
+
+def _fc_trunk(in_features: int, width: int) -> nn.Sequential:
+    """FC + ReLU → FC + ReLU: the layers between the concatenated crop features and an LSTM."""
+    return nn.Sequential(
+        nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.Linear(width, width), nn.ReLU(inplace=True)
+    )
+
+
+def _run_lstm(lstm: nn.LSTM, features: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
+    """``lstm`` over ``features (B, T, F)`` from ``state`` (each ``(B, H)``): outputs and the new state."""
+    h, c = state
+    # contiguous: the separate-critic halves of (h, c) are column slices, and cuDNN wants dense states.
+    out, (h_n, c_n) = lstm(features, (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
+    return out, (h_n.squeeze(0), c_n.squeeze(0))

@@ -2,7 +2,8 @@
 
 Batch layout (RLlib adds the time dim for stateful modules): ``Columns.OBS`` is uint8
 ``(B, T, 2, S, S, 3)`` (normalisation happens inside :class:`policies.student_model.StudentNetwork`),
-``Columns.STATE_IN`` is ``{"h": (B, H), "c": (B, H)}``; ``get_initial_state()`` is unbatched ``(H,)``.
+``Columns.STATE_IN`` is ``{"h": (B, H), "c": (B, H)}``; ``get_initial_state()`` is unbatched ``(H,)``, with H
+the network's ``state_width``.
 
 Action distribution: RLlib's default diagonal Gaussian for a Box action space (``TorchDiagGaussian``),
 fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of SPEC (KD-RL):
@@ -19,7 +20,7 @@ is computed here, where both runner and learner compute it the same way (see RLL
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
-``"lstm_width"``, and ``"imagenet_weights"`` (a torchvision ``resnet18`` state-dict file for the ResNet-18
+``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18`` state-dict file for the ResNet-18
 backbone, read from this local path: nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
 ``rollout_fragment_length + 1``.
 """
@@ -47,7 +48,7 @@ GT_ACTION = "gt_action"
 MIN_SIGMA = 1e-3
 """Floor of σ, and σ itself when no ground-truth action is given."""
 DEFAULT_PRESET = "small"
-_FIELDS = ("backbone", "crop_size", "fc_width", "lstm_width")
+_FIELDS = ("backbone", "crop_size", "fc_width", "lstm_width", "separate_critic")
 
 
 def student_config(model_config: Any) -> StudentPreset:
@@ -70,7 +71,7 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 f"observation space shape {tuple(shape)} does not match the student's crops {expected}; "
                 "set model_config['crop_size'] (or the preset) to the env's crop size"
             )
-        self.net = StudentNetwork(sizes.backbone, sizes.crop_size, sizes.fc_width, sizes.lstm_width)
+        self.net = StudentNetwork.from_config(sizes)
         weights = (self.model_config or {}).get("imagenet_weights")
         if weights:
             # Read on every runner and learner at build time, so the file must exist on every node; a
@@ -81,7 +82,7 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     @override(TorchRLModule)
     def get_initial_state(self) -> dict[str, np.ndarray]:
-        width = self.net.lstm_width
+        width = self.net.state_width
         return {"h": np.zeros(width, dtype=np.float32), "c": np.zeros(width, dtype=np.float32)}
 
     @override(TorchRLModule)
@@ -116,7 +117,7 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     def _policy_outputs(self, batch: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor]:
         embeddings, state_out = self._embed(batch)
-        mu = self.net.actor(embeddings)
+        mu = self.net.heads(embeddings)[0]
         outputs = {
             Columns.ACTION_DIST_INPUTS: torch.cat(
                 [mu, _log_sigma(mu, batch.get(GT_ACTION), batch.get(ROLE))], dim=-1

@@ -93,3 +93,17 @@ def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
         assert token in table
     assert main(["transfer-set", "stats", str(tmp_path)]) == 2
     assert "is " + str(tmp_path) + " the output of `tbt teachers run`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"), [([], None), (["--separate-critic"], True), (["--no-separate-critic"], False)]
+)
+def test_train_separate_critic_flag_reaches_the_config(tmp_path, monkeypatch, flags, expected):
+    import experiments.train_pipeline as train_pipeline
+
+    seen = {}
+    monkeypatch.setattr(
+        train_pipeline, "run_training_pipeline", lambda config, out, resume: seen.update(c=config)
+    )
+    main(["train", "--out", str(tmp_path), *flags])
+    assert seen["c"].separate_critic is expected

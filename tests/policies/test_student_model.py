@@ -85,6 +85,50 @@ def test_batchnorm_statistics_stay_frozen_in_train_mode() -> None:
     torch.testing.assert_close(mu_train, mu_eval)
 
 
+def test_separate_critic_threads_both_lstm_states_through_time() -> None:
+    torch.manual_seed(0)
+    net = StudentNetwork(separate_critic=True).eval()
+    obs = _obs(2, 4)
+    with torch.inference_mode():
+        mu_seq, value_seq, (h_seq, c_seq) = net(obs, net.initial_state(2))
+        state = net.initial_state(2)
+        steps = []
+        for t in range(4):
+            mu, value, state = net(obs[:, t : t + 1], state)
+            steps.append((mu, value))
+    assert h_seq.shape == c_seq.shape == (2, 2 * SMALL.lstm_width)  # the actor's state, then the critic's
+    torch.testing.assert_close(torch.cat([m for m, _ in steps], dim=1), mu_seq, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.cat([v for _, v in steps], dim=1), value_seq, atol=1e-5, rtol=0)
+    torch.testing.assert_close(state[0], h_seq, atol=1e-5, rtol=0)
+    # Each head reads only its own half of the state: changing the critic's half moves v, not μ.
+    H = SMALL.lstm_width
+    h, c = net.initial_state(2)
+    h[:, H:], c[:, H:] = 1.0, 1.0
+    with torch.inference_mode():
+        mu_zero, value_zero, _ = net(obs[:, :1], net.initial_state(2))
+        mu_other, value_other, _ = net(obs[:, :1], (h, c))
+    torch.testing.assert_close(mu_other, mu_zero)
+    assert not torch.allclose(value_other, value_zero, atol=1e-4)
+
+
+def test_separate_critic_keeps_value_gradients_out_of_the_actors_layers() -> None:
+    torch.manual_seed(0)
+    shared, separate = StudentNetwork(), StudentNetwork(separate_critic=True)
+    for net in (shared, separate):
+        _, value, _ = net(_obs(2, 3), net.initial_state(2))
+        value.sum().backward()
+
+    def grad_size(param: torch.Tensor) -> float:
+        return 0.0 if param.grad is None else param.grad.abs().sum().item()
+
+    # The paper's shared trunk: the value loss trains the actor's FC and LSTM.
+    assert grad_size(shared.fc[0].weight) > 0 and grad_size(shared.lstm.weight_hh_l0) > 0
+    # Its own trunk: the value loss reaches the critic's layers and the shared backbone, not the actor's.
+    assert grad_size(separate.fc[0].weight) == 0 and grad_size(separate.lstm.weight_hh_l0) == 0
+    assert grad_size(separate.critic_fc[0].weight) > 0 and grad_size(separate.critic_lstm.weight_hh_l0) > 0
+    assert any(grad_size(p) > 0 for p in separate.backbone.parameters())
+
+
 def test_unknown_preset_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown student preset 'huge'.*paper, small"):
         preset("huge")
@@ -118,6 +162,26 @@ def test_module_initial_state_is_unbatched() -> None:
     state = _module().get_initial_state()
     assert set(state) == {"h", "c"}
     assert state["h"].shape == state["c"].shape == (SMALL.lstm_width,)
+
+
+@pytest.mark.parametrize("separate_critic", [False, True])
+def test_module_model_config_chooses_the_critic_trunk(separate_critic: bool) -> None:
+    module = StudentTorchRLModule(
+        observation_space=gym.spaces.Box(0, 255, (2, 64, 64, 3), np.uint8),
+        action_space=gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
+        inference_only=False,
+        model_config={"preset": "small", "max_seq_len": 33, "separate_critic": separate_critic},
+    )
+    width = (2 if separate_critic else 1) * SMALL.lstm_width
+    assert module.net.config.separate_critic is separate_critic
+    assert hasattr(module.net, "critic_lstm") is separate_critic
+    assert module.get_initial_state()["h"].shape == (width,)
+    batch = _batch(module)
+    out = module.forward_train(batch)
+    assert out[Columns.STATE_OUT]["c"].shape == (2, width)
+    torch.testing.assert_close(
+        module.compute_values(batch, embeddings=out[Columns.EMBEDDINGS]), module.compute_values(batch)
+    )
 
 
 def test_module_sigma_is_distance_to_ground_truth() -> None:
