@@ -99,11 +99,10 @@ class TrainConfig:
     batch of 80 gave TRAS AO 0.37 after 150 s where 400 gave 0.07."""
     # Budget: training stops at whichever comes first.
     iterations: int = 10_000
-    train_minutes: float = 9.0
-    """Step 5 gives the whole default run 20 minutes on two cores. With 240 training videos it took 18.2
-    minutes at 10 training minutes, 19.2 once every validation also ran TRAST and TRASFUST
-    (``checkpoint_metric``), and 20.2 once the small preset's critic had its own trunk (about 15% fewer
-    iterations per minute, and slower validations); hence 9."""
+    train_minutes: float = 10.0
+    """10, not 11, since the teachers' share grew with the 240 training videos: the whole default run took
+    18.2 minutes on two cores (19.1 and 19.6 with 11), and 19.2 once every validation also ran TRAST and
+    TRASFUST (``checkpoint_metric``), under step 5's 20."""
     validate_every: int = 300
     """Iterations between validations (and checkpoints); the last iteration is always validated."""
     checkpoint_metric: str = "modes"

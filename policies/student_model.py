@@ -66,11 +66,7 @@ PRESETS: dict[str, StudentPreset] = {
     "paper": StudentPreset(backbone="resnet18", crop_size=128, fc_width=512, lstm_width=512),
     # CPU training. SPEC's feasibility study had no LSTM; we keep the paper's recurrent architecture
     # (the tracker relies on the LSTM state) but narrower, so one CPU thread still gives enough samples.
-    # Its critic has its own trunk: on the default run that took TRAST from 0.590 to 0.605 and TRASFUST
-    # from 0.608 to 0.626 (README, "What the default run taught us", item 14).
-    "small": StudentPreset(
-        backbone="small", crop_size=64, fc_width=256, lstm_width=256, separate_critic=True
-    ),
+    "small": StudentPreset(backbone="small", crop_size=64, fc_width=256, lstm_width=256),
 }
 
 

@@ -32,7 +32,7 @@ def test_small_preset_shapes(small_net: StudentNetwork) -> None:
     mu, value, (h, c) = small_net(_obs(2, 3), small_net.initial_state(2))
     assert mu.shape == (2, 3, 4)
     assert value.shape == (2, 3)
-    assert h.shape == c.shape == (2, 2 * SMALL.lstm_width)  # the small preset's critic has its own LSTM
+    assert h.shape == c.shape == (2, SMALL.lstm_width)
 
 
 def test_paper_preset_runs_on_one_sample() -> None:
@@ -161,7 +161,7 @@ def _batch(module: StudentTorchRLModule, B: int = 2, T: int = 3, with_gt: bool =
 def test_module_initial_state_is_unbatched() -> None:
     state = _module().get_initial_state()
     assert set(state) == {"h", "c"}
-    assert state["h"].shape == state["c"].shape == (2 * SMALL.lstm_width,)
+    assert state["h"].shape == state["c"].shape == (SMALL.lstm_width,)
 
 
 @pytest.mark.parametrize("separate_critic", [False, True])
@@ -190,7 +190,7 @@ def test_module_sigma_is_distance_to_ground_truth() -> None:
     for out in (module.forward_exploration(batch), module.forward_train(batch)):
         dist_inputs = out[Columns.ACTION_DIST_INPUTS]
         assert dist_inputs.shape == (2, 3, 8)
-        assert out[Columns.STATE_OUT]["h"].shape == (2, 2 * SMALL.lstm_width)
+        assert out[Columns.STATE_OUT]["h"].shape == (2, SMALL.lstm_width)
         mu, log_sigma = dist_inputs.chunk(2, dim=-1)
         expected = (mu.detach() - batch[GT_ACTION]).abs().clamp_min(MIN_SIGMA)
         torch.testing.assert_close(log_sigma.exp(), expected)
