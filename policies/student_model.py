@@ -59,7 +59,8 @@ class StudentPreset:
     loss, so in a shared trunk the critic is a linear read-out of the actor's features, and TRAST's
     hand-overs inherit the actor's mistakes (README, "What the default run taught us"). RAdam normalises
     each parameter's step, so a trunk that only the value loss reaches learns at the full rate. Measured on
-    the default run: better hand-overs and TRASFUST, not TRAST, a weaker TRAS (``TrainConfig.separate_critic``)."""
+    the default run: better hand-overs and TRASFUST, not TRAST, and a weaker TRAS
+    (``TrainConfig.separate_critic``)."""
 
 
 PRESETS: dict[str, StudentPreset] = {
