@@ -57,10 +57,10 @@ class StudentPreset:
 
     Why: the critic trains on ``1e-3·(L_π + L_v)`` while the actor's layers also carry the distillation
     loss, so in a shared trunk the critic is a linear read-out of the actor's features, and TRAST's
-    hand-overs inherit the actor's mistakes (README, "What the default run taught us"). RAdam normalises
-    each parameter's step, so a trunk that only the value loss reaches learns at the full rate. Measured on
-    the default run: better hand-overs and TRASFUST, not TRAST, and a weaker TRAS
-    (``TrainConfig.separate_critic``)."""
+    hand-overs inherit the actor's mistakes. RAdam normalises each parameter's step, so a trunk that only
+    the value loss reaches learns at the full rate. Measured on the default run (README, "What the default
+    run taught us", item 14; ``TrainConfig.separate_critic``): better hand-overs and TRASFUST, not TRAST,
+    and a weaker TRAS."""
 
 
 PRESETS: dict[str, StudentPreset] = {

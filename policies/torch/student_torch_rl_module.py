@@ -20,9 +20,9 @@ is computed here, where both runner and learner compute it the same way (see RLL
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
-``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18`` state-dict file for the ResNet-18
-backbone, read from this local path: nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
-``rollout_fragment_length + 1``.
+``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18``
+state-dict file for the ResNet-18 backbone, read from this local path: nothing is downloaded). RLlib
+itself reads ``"max_seq_len"``, which must be at least ``rollout_fragment_length + 1``.
 """
 
 from __future__ import annotations

@@ -43,21 +43,26 @@ def test_paper_preset_runs_on_one_sample() -> None:
     assert h.shape == c.shape == (1, 512)
 
 
-def test_one_sequence_call_equals_step_by_step_calls(small_net: StudentNetwork) -> None:
+@pytest.mark.parametrize("separate_critic", [False, True])
+def test_one_sequence_call_equals_step_by_step_calls(separate_critic: bool) -> None:
+    torch.manual_seed(0)
+    net = StudentNetwork(separate_critic=separate_critic).eval()
     obs = _obs(2, 4)
     with torch.inference_mode():
-        mu_seq, value_seq, (h_seq, c_seq) = small_net(obs, small_net.initial_state(2))
-        state = small_net.initial_state(2)
+        mu_seq, value_seq, (h_seq, c_seq) = net(obs, net.initial_state(2))
+        state = net.initial_state(2)
         steps = []
         for t in range(4):
-            mu, value, state = small_net(obs[:, t : t + 1], state)
+            mu, value, state = net(obs[:, t : t + 1], state)
             steps.append((mu, value))
+    # With its own trunk the critic's LSTM state sits beside the actor's.
+    assert h_seq.shape == c_seq.shape == (2, (2 if separate_critic else 1) * SMALL.lstm_width)
     torch.testing.assert_close(torch.cat([m for m, _ in steps], dim=1), mu_seq, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.cat([v for _, v in steps], dim=1), value_seq, atol=1e-5, rtol=0)
     torch.testing.assert_close(state[0], h_seq, atol=1e-5, rtol=0)
     torch.testing.assert_close(state[1], c_seq, atol=1e-5, rtol=0)
     # The state carries information: the same last frame from a zero state gives another output.
-    fresh_mu, _, _ = small_net(obs[:, 3:4], small_net.initial_state(2))
+    fresh_mu, _, _ = net(obs[:, 3:4], net.initial_state(2))
     assert not torch.allclose(fresh_mu, mu_seq[:, 3:4], atol=1e-5)
 
 
@@ -85,28 +90,17 @@ def test_batchnorm_statistics_stay_frozen_in_train_mode() -> None:
     torch.testing.assert_close(mu_train, mu_eval)
 
 
-def test_separate_critic_threads_both_lstm_states_through_time() -> None:
+def test_separate_critic_heads_read_their_own_half_of_the_state() -> None:
     torch.manual_seed(0)
     net = StudentNetwork(separate_critic=True).eval()
-    obs = _obs(2, 4)
-    with torch.inference_mode():
-        mu_seq, value_seq, (h_seq, c_seq) = net(obs, net.initial_state(2))
-        state = net.initial_state(2)
-        steps = []
-        for t in range(4):
-            mu, value, state = net(obs[:, t : t + 1], state)
-            steps.append((mu, value))
-    assert h_seq.shape == c_seq.shape == (2, 2 * SMALL.lstm_width)  # the actor's state, then the critic's
-    torch.testing.assert_close(torch.cat([m for m, _ in steps], dim=1), mu_seq, atol=1e-5, rtol=0)
-    torch.testing.assert_close(torch.cat([v for _, v in steps], dim=1), value_seq, atol=1e-5, rtol=0)
-    torch.testing.assert_close(state[0], h_seq, atol=1e-5, rtol=0)
+    obs = _obs(2, 1)
     # Each head reads only its own half of the state: changing the critic's half moves v, not μ.
     H = SMALL.lstm_width
     h, c = net.initial_state(2)
     h[:, H:], c[:, H:] = 1.0, 1.0
     with torch.inference_mode():
-        mu_zero, value_zero, _ = net(obs[:, :1], net.initial_state(2))
-        mu_other, value_other, _ = net(obs[:, :1], (h, c))
+        mu_zero, value_zero, _ = net(obs, net.initial_state(2))
+        mu_other, value_other, _ = net(obs, (h, c))
     torch.testing.assert_close(mu_other, mu_zero)
     assert not torch.allclose(value_other, value_zero, atol=1e-4)
 
