@@ -92,7 +92,7 @@ class TrainConfig:
     the preset's choice (shared, as in the paper). On the default run (seed 0) it raised TRAST's hand-over
     accuracy from 0.505 to 0.61–0.63 and TRASFUST from 0.608 to 0.616–0.626, but not TRAST (0.605, 0.589,
     0.585 with 10, 9 and 10 minutes, the last with ``handover_prob`` 0.2, against 0.590), and TRAS fell
-    (0.402, 0.369, 0.464 against 0.490) with about 15% fewer iterations per minute (README, item 14)."""
+    (0.402, 0.369, 0.464 against 0.490) with 15–20% fewer iterations per minute (README, item 14)."""
     critic_from_every_student: bool = False
     """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the previous,
     120-video default run: TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
