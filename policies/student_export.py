@@ -25,7 +25,14 @@ import torch
 
 from policies.student_model import StudentNetwork, StudentPreset
 
-__all__ = ["EXPORT_FORMAT", "ExportError", "export_student", "load_student", "module_checkpoint_dir"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "ExportError",
+    "export_student",
+    "load_student",
+    "module_checkpoint_dir",
+    "save_student",
+]
 
 EXPORT_FORMAT = "tbt-student"
 EXPORT_VERSION = 1
@@ -68,7 +75,13 @@ def _network_from_checkpoint(checkpoint: str | os.PathLike) -> StudentNetwork:
 
 def export_student(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the student network of a training checkpoint to the torch file ``out``; returns ``out``."""
-    net = _network_from_checkpoint(checkpoint)
+    return save_student(_network_from_checkpoint(checkpoint), out, source=str(Path(checkpoint).resolve()))
+
+
+def save_student(net: StudentNetwork, out: str | os.PathLike, *, source: str = "") -> Path:
+    """Write ``net`` to the torch file ``out`` in the exported layout; returns ``out``.
+
+    ``source`` names where the weights came from (the checkpoint, for :func:`export_student`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -76,7 +89,7 @@ def export_student(checkpoint: str | os.PathLike, out: str | os.PathLike) -> Pat
         "version": EXPORT_VERSION,
         "config": asdict(net.config),
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-        "source": str(Path(checkpoint).resolve()),
+        "source": source,
     }
     # Write then rename: a killed export never leaves a half-written file under the final name.
     partial = out.with_name(out.name + ".partial")
