@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 import torch
 
-from policies.student_export import EXPORT_FORMAT, EXPORT_VERSION
+from policies.student_export import save_student
 from policies.student_model import StudentNetwork
 
 
@@ -15,16 +13,7 @@ from policies.student_model import StudentNetwork
 def exported_student(tmp_path):
     """An untrained small-preset student saved in the export format (seeded, so runs repeat)."""
     torch.manual_seed(0)
-    network = StudentNetwork.from_preset("small")
-    path = tmp_path / "student.pt"
-    payload = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "config": asdict(network.config),
-        "state_dict": network.state_dict(),
-    }
-    torch.save(payload, path)
-    return path
+    return save_student(StudentNetwork.from_preset("small"), tmp_path / "student.pt")
 
 
 @pytest.fixture
