@@ -211,3 +211,26 @@ def test_a_validation_file_from_before_trast_and_trasfust_were_validated_gets_th
     assert path.read_text() == before
     _start_validation_file(tmp_path / "new.csv")
     assert (tmp_path / "new.csv").read_text() == ",".join(VALIDATION_COLUMNS) + "\n"
+
+
+def test_the_envs_of_one_runner_share_one_clip_source(tmp_path, monkeypatch):
+    """Every env calls the config's clip-source partial; the transfer set is read once per process, not
+    once per env (16 reads of the store cost the default run's env runner 40 s of setup)."""
+    from experiments import student_training
+    from teachers.transfer_set import TransferSetClipSource
+
+    reads = []
+    monkeypatch.setattr(
+        TransferSetClipSource,
+        "from_store",
+        classmethod(lambda cls, root, **options: reads.append(root) or object()),
+    )
+    student_training.transfer_clip_source.cache_clear()
+    make_source = student_training.build_algorithm_config(TrainConfig(), tmp_path).env_config["clip_source"]
+    first, second = make_source(), make_source()
+    assert first is second and reads == [str(tmp_path)]
+    other = student_training.build_algorithm_config(TrainConfig(beta=0.6), tmp_path).env_config[
+        "clip_source"
+    ]()
+    assert other is not first and len(reads) == 2
+    student_training.transfer_clip_source.cache_clear()
