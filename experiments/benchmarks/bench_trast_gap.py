@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from envs.boxes import iou
+from experiments.benchmarks.bench_handover import LOST_IOU, ON_TARGET_IOU
 from experiments.member_choices import read_choices
 from experiments.ope_metrics import evaluated_frames
 from policies.trackers.student_tracker import STUDENT
@@ -33,10 +34,6 @@ from teachers.results_store import read_result
 
 __all__ = ["GAP_PARTS", "gap_parts"]
 
-LOST_IOU = 0.1
-"""A box overlapping the target less than this has lost it."""
-ON_TARGET_IOU = 0.5
-"""A box overlapping the target at least this much is on it (GOT-10k's SR threshold)."""
 GAP_PARTS = (
     "teacher on target, student on it too",
     "teacher on target, student partly off",
@@ -95,25 +92,17 @@ def _run_overlaps(run: Path) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarr
         )
     tracker = trast[0]
     teacher = tracker.removeprefix("trast-")
-    columns: list[list[np.ndarray]] = [[], [], []]
+    trast_iou, teacher_iou, student_output = [], [], []
     for sequence in sequences:
         scored = evaluated_frames(sequence.gt_boxes, sequence.absent)
         choices = read_choices(results, benchmark, tracker, sequence.name)
         if choices is None:
             raise SystemExit(f"{run}: {tracker} stored no choices for {sequence.name}")
-        output = np.array([choice == STUDENT for choice in choices.choices])
-        for column, values in zip(
-            columns,
-            (
-                iou(read_result(results, benchmark, tracker, sequence.name).boxes, sequence.gt_boxes),
-                iou(read_result(results, benchmark, teacher, sequence.name).boxes, sequence.gt_boxes),
-                output,
-            ),
-            strict=True,
-        ):
-            column.append(values[scored])
-    trast_iou, teacher_iou, student_output = (np.concatenate(column) for column in columns)
-    return tracker, teacher, trast_iou, teacher_iou, student_output
+        for name, overlaps in ((tracker, trast_iou), (teacher, teacher_iou)):
+            boxes = read_result(results, benchmark, name, sequence.name).boxes
+            overlaps.append(iou(boxes, sequence.gt_boxes)[scored])
+        student_output.append(np.array([choice == STUDENT for choice in choices.choices])[scored])
+    return tracker, teacher, *(np.concatenate(column) for column in (trast_iou, teacher_iou, student_output))
 
 
 def main() -> None:
