@@ -30,6 +30,7 @@ from envs.datasets.video_file import VIDEO_EXTENSIONS
 from envs.sequence import DatasetError, FrameSource, ImageFiles, Sequence, VideoFileFrames
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
 from teachers.atomic_io import write_text_atomically
+from teachers.tracker import FusingTracker, Tracker, check_tracker
 
 __all__ = [
     "ANNOTATED_VIDEO",
@@ -122,8 +123,8 @@ def open_frames(path: str | os.PathLike) -> tuple[FrameSource, float]:
     return frames, rate if rate and np.isfinite(rate) and rate > 0 else DEFAULT_VIDEO_FPS
 
 
-def _member_colours(tracker) -> dict[str, tuple[int, int, int]]:
-    teachers = [name for name in getattr(tracker, "member_names", [STUDENT]) if name != STUDENT]
+def _member_colours(member_names: list[str]) -> dict[str, tuple[int, int, int]]:
+    teachers = [name for name in member_names if name != STUDENT]
     colours = {name: _TEACHER_BGR[i % len(_TEACHER_BGR)] for i, name in enumerate(teachers)}
     return {STUDENT: _STUDENT_BGR, INIT_CHOICE: _INIT_BGR, **colours}
 
@@ -155,7 +156,7 @@ def _rounded(value: float) -> float | None:
 
 
 def track_video(
-    tracker,
+    tracker: Tracker,
     frames: FrameSource,
     init_box,
     out_dir: str | os.PathLike,
@@ -166,7 +167,9 @@ def track_video(
     """Track ``init_box`` through ``frames`` with ``tracker``, writing boxes, video and summary to ``out_dir``.
 
     Args:
-        tracker: A fresh tracker (``init``/``update``; ``choices`` and ``member_names`` when it has them).
+        tracker: A fresh :class:`~teachers.tracker.Tracker`; for a
+            :class:`~teachers.tracker.FusingTracker` (TRAS, TRAST, TRASFUST) each box is labelled with the
+            member it came from, for any other with ``student``. Closed at the end.
         frames: The frames, RGB uint8.
         init_box: The target's ``[x, y, w, h]`` in frame 0.
         out_dir: Created if missing; files in it are overwritten.
@@ -175,18 +178,21 @@ def track_video(
 
     Raises:
         ValueError: ``init_box`` is malformed or lies outside the first frame.
+        TypeError: ``tracker`` does not follow :class:`~teachers.tracker.Tracker`.
     """
     started = time.perf_counter()
+    check_tracker(tracker, "tracker given to track_video")
+    fusing = isinstance(tracker, FusingTracker)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     first = frames[0]
     box = check_initial_box(init_box, first.shape[:2])
     count = len(frames)
-    if hasattr(tracker, "prepare"):  # teachers that replay stored results read the video's name
-        known = np.full((count, 4), np.nan)
-        known[0] = box
-        tracker.prepare(Sequence(name, frames, known, np.zeros(count, bool)))
-    colours = _member_colours(tracker)
+    # Teachers that replay stored results read the video's name; only frame 0's box is known.
+    known = np.full((count, 4), np.nan)
+    known[0] = box
+    tracker.prepare(Sequence(name, frames, known, np.zeros(count, bool)))
+    colours = _member_colours(tracker.member_names if fusing else [STUDENT])
     height, width = first.shape[:2]
     video_path = out_dir / ANNOTATED_VIDEO
     writer = cv2.VideoWriter(
@@ -204,15 +210,13 @@ def track_video(
                 boxes[0] = box
             else:
                 boxes[index] = tracker.update(frame)
-                choices = getattr(tracker, "choices", None)
-                members[index] = choices[-1] if choices else STUDENT
+                members[index] = tracker.choices[-1] if fusing else STUDENT
             seconds[index] = time.perf_counter() - start
             colour = colours.get(members[index], _STUDENT_BGR)
             writer.write(_annotate(frame, boxes[index], members[index], colour, index))
     finally:
         writer.release()
-        if hasattr(tracker, "close"):
-            tracker.close()
+        tracker.close()
     table = pd.DataFrame(boxes.round(3), columns=["x", "y", "w", "h"]).assign(
         member=members, seconds=seconds.round(6)
     )
@@ -220,7 +224,7 @@ def track_video(
     result = TrackedVideo(boxes, members, seconds, time.perf_counter() - started, out_dir)
     summary = {
         "frames": count,
-        "tracker": getattr(tracker, "name", type(tracker).__name__),
+        "tracker": tracker.name,
         "tracker_fps": _rounded(result.tracker_fps),
         "overall_fps": _rounded(result.overall_fps),
         "handed_to_teachers": sum(m not in (STUDENT, INIT_CHOICE) for m in members[1:]) / max(count - 1, 1),

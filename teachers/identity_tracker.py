@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from teachers.tracker import BaseTracker
 
-class IdentityTracker:
+
+class IdentityTracker(BaseTracker):
     """Returns the initial box on every frame (the GOT-10k toolkit's three-line baseline)."""
 
     name = "identity"

@@ -14,6 +14,7 @@ import numpy as np
 
 from envs.boxes import is_valid
 from envs.sequence import Sequence
+from teachers.tracker import Tracker, check_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class TrackingResult:
             where the tracker raised or returned something that is not 4 numbers (scored as IoU 0).
         times: ``(N,)`` seconds spent in ``init`` (frame 0) and each ``update``, frame reading excluded.
         ok: ``(N,)`` bool, False where the frame failed: the tracker raised, returned a NaN or zero-size
-            box, or reported failure itself through a ``last_ok`` attribute (OpenCV's low confidence).
+            box, or reported failure itself through ``last_ok`` (OpenCV's low confidence).
     """
 
     boxes: np.ndarray
@@ -43,24 +44,25 @@ class TrackingResult:
         return self.boxes[np.maximum.accumulate(good_index)]
 
 
-def track_sequence(tracker, sequence: Sequence) -> TrackingResult:
-    """Run ``tracker`` (``init``/``update`` with RGB frames) over ``sequence`` in one pass.
+def track_sequence(tracker: Tracker, sequence: Sequence) -> TrackingResult:
+    """Run ``tracker`` over ``sequence`` in one pass: ``prepare(sequence)``, ``init`` on frame 0, then ``update``.
 
-    A tracker that wants to know which video it is on (stored results, scripted test teachers) may define
-    ``prepare(sequence)``; it is called before ``init``. A tracker that raises on a frame is logged, the
-    frame is marked failed, and tracking goes on: one bad frame must not cost the whole run. A tracker
-    whose ``init`` raises fails every frame.
+    ``prepare`` lets the trackers that must know the video (stored results, scripted test teachers) read
+    it. A tracker that raises on a frame is logged, the frame is marked failed, and tracking goes on: one
+    bad frame must not cost the whole run. A tracker whose ``prepare`` or ``init`` raises fails every frame.
+
+    Raises:
+        TypeError: ``tracker`` does not follow :class:`teachers.tracker.Tracker`.
     """
     count = len(sequence)
     boxes = np.full((count, 4), np.nan)
     times = np.zeros(count)
     ok = np.zeros(count, dtype=bool)
-    name = getattr(tracker, "name", type(tracker).__name__)
+    name = check_tracker(tracker, "tracker given to track_sequence").name
     boxes[0] = sequence.init_box
     start = time.perf_counter()
     try:
-        if hasattr(tracker, "prepare"):
-            tracker.prepare(sequence)
+        tracker.prepare(sequence)
         tracker.init(sequence.frames[0], sequence.init_box)
     except Exception as error:  # a broken tracker is a result to record, not a reason to stop
         logger.warning("%s failed to initialise on %s: %s", name, sequence.name, error)
@@ -72,7 +74,7 @@ def track_sequence(tracker, sequence: Sequence) -> TrackingResult:
         start = time.perf_counter()
         try:
             box = np.asarray(tracker.update(frame), dtype=np.float64).reshape(4)
-            ok[index] = bool(is_valid(box)) and getattr(tracker, "last_ok", True)
+            ok[index] = bool(is_valid(box)) and bool(tracker.last_ok)
         except Exception as error:
             logger.warning("%s failed on frame %d of %s: %s", name, index, sequence.name, error)
             box = np.full(4, np.nan)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from teachers.tracker import BaseTracker
+
 
 def _kcf_without_detection_threshold():
     params = cv2.TrackerKCF_Params()
@@ -75,7 +77,7 @@ def _integer_rect(box: np.ndarray, image_hw: tuple[int, int]) -> tuple[int, int,
     return x1, y1, x2 - x1, y2 - y1
 
 
-class OpenCVTracker:
+class OpenCVTracker(BaseTracker):
     """One OpenCV tracker with the GOT-10k toolkit's ``init`` / ``update`` interface.
 
     Attributes:

@@ -8,8 +8,9 @@ A *spec* names one tracker:
 - ``results:<TRACKER>``: stored results of a published tracker replayed from ``results_root`` (the GOT-10k
   toolkit's layout), e.g. ``results:ECO``;
 - the plug-in point, ``<module>:<attribute>``: any importable callable that returns an object with
-  ``init``/``update`` (and a ``name``), e.g. ``my_lab.trackers:make_dimp``. It must be importable on every
-  Ray worker, which is what makes it work on a cluster.
+  ``init``/``update``, e.g. ``my_lab.trackers:make_dimp``. It must be importable on every Ray worker, which
+  is what makes it work on a cluster. Its objects are wrapped into the tracker protocol by
+  :class:`~teachers.tracker.PluginTracker`, under the attribute's name (``make_dimp``).
 
 Factories are picklable (``functools.partial`` of importable functions), so Ray can ship them to actors.
 """
@@ -18,15 +19,14 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable
 from pathlib import Path
 
 from teachers.identity_tracker import IdentityTracker
 from teachers.opencv_dnn_trackers import DNN_TRACKER_KINDS, make_dnn_tracker
 from teachers.opencv_trackers import OPENCV_TRACKER_KINDS, make_opencv_tracker
 from teachers.results_teacher import ResultsTeacher
+from teachers.tracker import Tracker, TrackerFactory, check_plugin_class, make_plugin_tracker
 
-TrackerFactory = Callable[[], object]
 RESULTS_PREFIX = "results:"
 
 _BUILT_IN: dict[str, TrackerFactory] = {
@@ -40,7 +40,8 @@ def tracker_names() -> tuple[str, ...]:
     return (*_BUILT_IN, *DNN_TRACKER_KINDS)
 
 
-def _import_factory(spec: str) -> TrackerFactory:
+def _plugin_factory(spec: str) -> tuple[str, TrackerFactory]:
+    """The plug-in's name and a factory of its objects wrapped as :class:`~teachers.tracker.PluginTracker`."""
     module_name, _, attribute = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -48,7 +49,8 @@ def _import_factory(spec: str) -> TrackerFactory:
         raise ValueError(f"cannot import tracker plug-in {spec!r}: {error}") from None
     if not callable(factory):
         raise ValueError(f"tracker plug-in {spec!r} is not callable")
-    return factory
+    check_plugin_class(spec, factory)
+    return attribute, functools.partial(make_plugin_tracker, attribute, spec, factory)
 
 
 def tracker_factory(
@@ -75,15 +77,14 @@ def tracker_factory(
             raise ValueError(f"{spec!r} names no tracker; write results:<TRACKER>, e.g. results:ECO")
         return tracker, functools.partial(ResultsTeacher, results_root, tracker)
     if ":" in spec:
-        factory = _import_factory(spec)
-        return spec.partition(":")[2], factory
+        return _plugin_factory(spec)
     raise ValueError(
         f"unknown tracker {spec!r}; known trackers: {', '.join(tracker_names())}, results:<TRACKER>, "
         "or a plug-in <module>:<callable>"
     )
 
 
-def make_tracker(name: str):
+def make_tracker(name: str) -> Tracker:
     """A fresh built-in tracker (one per video: trackers keep state)."""
     return tracker_factory(name)[1]()
 

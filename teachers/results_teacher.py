@@ -23,6 +23,7 @@ import numpy as np
 from envs.boxes import iou
 from envs.sequence import DatasetError, Sequence
 from teachers.results_store import read_result, result_file
+from teachers.tracker import BaseTracker
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 INIT_IOU_WARNING = 0.9
 
 
-class ResultsTeacher:
+class ResultsTeacher(BaseTracker):
     """Replays ``<root>/<benchmark>/<tracker>/<sequence>.txt`` through ``init`` / ``update``.
 
     Attributes:
@@ -39,8 +40,8 @@ class ResultsTeacher:
         root: The results root.
         benchmark: The benchmark folder to read from; the sequence's own ``benchmark`` when None.
 
-    A NaN stored box is returned as it is, so the loop records a failed frame there. There is no
-    ``last_ok``: the stored results carry no failure flags.
+    A NaN stored box is returned as it is, so the loop records a failed frame there. ``last_ok`` stays
+    True: the stored results carry no failure flags.
     """
 
     def __init__(self, root: str | Path, tracker: str, benchmark: str | None = None):

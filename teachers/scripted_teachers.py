@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from envs.sequence import Sequence
+from teachers.tracker import BaseTracker
 
 FAILURE_MODES: tuple[str, ...] = ("raise", "nan", "zero", "low_confidence", "init", "crash")
 """The ways a :class:`FailingTeacher` can fail."""
@@ -28,7 +29,7 @@ def _stable_hash(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
-class _GroundTruthTeacher:
+class _GroundTruthTeacher(BaseTracker):
     """The ground truth of the prepared sequence, frame by frame; subclasses decide what to return."""
 
     def __init__(self, name: str):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,11 +31,11 @@ from policies.trackers.tras import TRAS
 from policies.trackers.trasfust import TRASFUST
 from policies.trackers.trast import TRAST
 from teachers.registry import tracker_factory
+from teachers.tracker import FusingTracker, TrackerFactory
 
 __all__ = ["STUDENT_MODES", "is_student_tracker_spec", "make_student_tracker", "student_tracker_factory"]
 
-TrackerFactory = Callable[[], object]
-STUDENT_MODES = ("tras", "trast", "trasfust")
+STUDENT_MODES = (TRAS.mode, TRAST.mode, TRASFUST.mode)
 _TEACHER_SEPARATOR = "+"
 
 
@@ -52,7 +51,7 @@ def make_student_tracker(
     name: str,
     device: str | None,
     runner: str,
-):
+) -> FusingTracker:
     """A fresh tracker of ``mode`` with fresh teachers; what a factory from this module calls."""
     options = {"name": name, "device": device}
     if mode == "tras":

@@ -6,10 +6,12 @@ previous frame ``F_{t-1}``, the previous output box ``b_{t-1}``, and the member 
 for several candidate boxes at once (one batched warp call) and sends every crop pair through the
 network in ONE forward pass, each row with its own LSTM stream (:mod:`policies.trackers.lstm_stream`).
 
-Interface: the GOT-10k toolkit's tracker (``name``, ``is_deterministic``, ``init(image, box)``,
-``update(image) -> box``, ``track(img_files, box)``), duck-typed rather than subclassed so that the
-toolkit stays a test-only dependency; the toolkit's own ``Tracker.track`` drives these classes unchanged
-(tested). Images may be RGB ``uint8`` arrays (the project's convention) or the toolkit's PIL images.
+Interface: the project's tracker protocol (:class:`teachers.tracker.FusingTracker`: a tracker that
+records whose box it output on each frame), which is the GOT-10k toolkit's tracker (``name``,
+``init(image, box)``, ``update(image) -> box``) plus the toolkit's ``is_deterministic`` and
+``track(img_files, box)``. The toolkit's class is not subclassed, so that the toolkit stays a test-only
+dependency; its own ``Tracker.track`` drives these classes unchanged (tested). Images may be RGB ``uint8``
+arrays (the project's convention) or the toolkit's PIL images.
 
 Boxes: float ``[x, y, w, h]``. The student's action is clamped to [-1, 1]^4 and ψ's result clipped to the
 image (:func:`envs.boxes.apply_action`); every box a tracker outputs lies inside the image.
@@ -36,6 +38,7 @@ from envs.sequence import read_rgb_image
 from policies.student_export import load_student
 from policies.student_model import StudentNetwork
 from policies.trackers.lstm_stream import RESET_INTERVAL, LSTMStream, advance_streams, stack_states
+from teachers.tracker import BaseTracker
 
 __all__ = ["INIT_CHOICE", "STUDENT", "StudentTracker", "as_rgb_frame", "check_initial_box", "resolve_device"]
 
@@ -104,8 +107,11 @@ def check_initial_box(box, image_hw: tuple[int, int]) -> np.ndarray:
     return values
 
 
-class StudentTracker:
+class StudentTracker(BaseTracker):
     """Base of the three trackers: the student network, the previous frame and box, and the choices.
+
+    A :class:`teachers.tracker.FusingTracker` whose only member is the student; TRAST and TRASFUST add
+    their teachers. ``last_ok`` stays True: the student always outputs a box inside the image.
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
@@ -120,6 +126,9 @@ class StudentTracker:
     """
 
     is_deterministic = True
+    mode: str
+    """The tracker's kind (``"tras"``, ``"trast"``, ``"trasfust"``): a spec's first word and the default
+    name's."""
 
     def __init__(
         self,
@@ -147,13 +156,12 @@ class StudentTracker:
         self._previous_frame: np.ndarray | None = None
         self._box: np.ndarray | None = None
 
+    @property
+    def member_names(self) -> list[str]:
+        """Every name :attr:`choices` may hold after frame 0: the student's alone here."""
+        return [STUDENT]
+
     # -- the toolkit's interface -------------------------------------------------------------------------
-
-    def init(self, image, box) -> None:
-        raise NotImplementedError
-
-    def update(self, image) -> np.ndarray:
-        raise NotImplementedError
 
     def track(self, img_files: Sequence[str | os.PathLike], box, visualize: bool = False):
         """The GOT-10k toolkit's ``Tracker.track``: ``(boxes (N, 4), times (N,))`` over image files.

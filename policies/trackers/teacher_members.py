@@ -23,6 +23,7 @@ import numpy as np
 from policies.trackers.lstm_stream import LSTMStream
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, StudentTracker
 from policies.trackers.teacher_runner import PendingUpdates, make_teacher_runner
+from teachers.tracker import Tracker, check_tracker
 
 __all__ = ["TeacherAssistedTracker", "TeacherMember"]
 
@@ -58,31 +59,34 @@ class TeacherAssistedTracker(StudentTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teachers: Fresh teacher objects (``init``/``update``; optionally ``prepare`` and ``name``), one per
-            tracker: teachers keep state.
-        name: The name results are stored under.
+        teachers: Fresh :class:`~teachers.tracker.Tracker` objects, one set per tracker: teachers keep
+            state.
+        name: The name results are stored under; ``<mode>-<t1>+<t2>+…`` by default.
         runner: How teachers run beside the student: ``"threads"`` (default), ``"ray"`` or ``"inline"``
             (see :mod:`policies.trackers.teacher_runner`).
         **options: ``device``, ``context``, ``reset_interval``: see :class:`StudentTracker`.
 
     Raises:
         ValueError: No teacher, two teachers with one name, or a teacher named ``student`` or ``init``.
+        TypeError: A teacher that is not a :class:`~teachers.tracker.Tracker`.
     """
 
-    def __init__(self, student, teachers: list, *, name: str, runner: str = "threads", **options):
-        teachers = list(teachers)
+    def __init__(
+        self, student, teachers: list[Tracker], *, name: str | None = None, runner: str = "threads", **options
+    ):
+        teachers = [check_tracker(teacher, f"teacher of {self.mode}") for teacher in teachers]
         if not teachers:
-            raise ValueError(f"{name}: give at least one teacher")
-        super().__init__(student, name=name, **options)
-        self._runner = make_teacher_runner(teachers, runner)
-        names = self._runner.names
+            raise ValueError(f"{name or self.mode}: give at least one teacher")
+        names = [teacher.name for teacher in teachers]
+        name = name or f"{self.mode}-{'+'.join(names)}"
         reserved = {STUDENT, INIT_CHOICE} & set(names)
         if len(set(names)) != len(names) or reserved:
-            self._runner.close()
             raise ValueError(
                 f"{name}: teacher names must be unique and not {STUDENT!r} or {INIT_CHOICE!r}, got {names}"
             )
-        self.teacher_names: list[str] = list(names)
+        super().__init__(student, name=name, **options)
+        self._runner = make_teacher_runner(teachers, runner)
+        self.teacher_names: list[str] = names
         self.members: list[TeacherMember] = []
 
     @property

@@ -24,9 +24,9 @@ the student's forward pass and the teachers cost about the same (a GPU student, 
 core is free to overlap them. Ray actors are for teachers that need a process or a device of their own
 (a DNN teacher on a second GPU, a teacher that may crash its process).
 
-Whatever a teacher does wrong (raises, returns NaN or a zero-size box, or sets ``last_ok`` False, as the
-OpenCV adapters do on low confidence) comes back as a failed :class:`TeacherOutcome`, never as an
-exception: the tracker ignores that teacher on that frame.
+Teachers are :class:`teachers.tracker.Tracker` objects. Whatever a teacher does wrong (raises, returns
+NaN or a zero-size box, or sets ``last_ok`` False, as the OpenCV adapters do on low confidence) comes back
+as a failed :class:`TeacherOutcome`, never as an exception: the tracker ignores that teacher on that frame.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.boxes import is_valid
+from teachers.tracker import Tracker
 
 __all__ = [
     "RUNNER_KINDS",
@@ -48,7 +49,6 @@ __all__ = [
     "TeacherOutcome",
     "ThreadTeacherRunner",
     "make_teacher_runner",
-    "teacher_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,12 +77,7 @@ class TeacherOutcome:
         return self.box is not None
 
 
-def teacher_name(teacher) -> str:
-    """The name a teacher's results and choices are recorded under."""
-    return str(getattr(teacher, "name", type(teacher).__name__))
-
-
-def run_init(teacher, image: np.ndarray, box: np.ndarray) -> TeacherOutcome:
+def run_init(teacher: Tracker, image: np.ndarray, box: np.ndarray) -> TeacherOutcome:
     """``teacher.init(image, box)``, with any exception turned into a failed outcome."""
     start = time.perf_counter()
     try:
@@ -92,7 +87,7 @@ def run_init(teacher, image: np.ndarray, box: np.ndarray) -> TeacherOutcome:
     return TeacherOutcome(np.asarray(box, dtype=np.float64).copy(), time.perf_counter() - start)
 
 
-def run_update(teacher, image: np.ndarray) -> TeacherOutcome:
+def run_update(teacher: Tracker, image: np.ndarray) -> TeacherOutcome:
     """``teacher.update(image)``, failed when it raises, gives no valid box or reports ``last_ok`` False."""
     start = time.perf_counter()
     try:
@@ -102,7 +97,7 @@ def run_update(teacher, image: np.ndarray) -> TeacherOutcome:
     seconds = time.perf_counter() - start
     if not is_valid(box):
         return TeacherOutcome(None, seconds, f"update returned the invalid box {box.tolist()}")
-    if not getattr(teacher, "last_ok", True):
+    if not teacher.last_ok:
         return TeacherOutcome(None, seconds, "update reported failure (last_ok is False)")
     return TeacherOutcome(box, seconds)
 
@@ -136,18 +131,16 @@ class InlineTeacherRunner:
     """Teachers updated one after the other in the calling thread (the sequential baseline).
 
     Args:
-        teachers: Teacher objects with ``init``/``update`` (and optionally ``prepare`` and ``name``).
+        teachers: The teachers, :class:`~teachers.tracker.Tracker` objects.
     """
 
-    def __init__(self, teachers: list):
+    def __init__(self, teachers: list[Tracker]):
         self.teachers = list(teachers)
-        self.names = [teacher_name(teacher) for teacher in self.teachers]
 
     def prepare(self, sequence) -> None:
-        """Forward ``prepare(sequence)`` to the teachers that want to know the video (stored results)."""
+        """Forward ``prepare(sequence)`` to every teacher (those that replay stored results read it)."""
         for teacher in self.teachers:
-            if hasattr(teacher, "prepare"):
-                teacher.prepare(sequence)
+            teacher.prepare(sequence)
 
     def init(self, image: np.ndarray, box: np.ndarray) -> list[TeacherOutcome]:
         return [run_init(teacher, image, box) for teacher in self.teachers]
@@ -162,7 +155,7 @@ class InlineTeacherRunner:
 class ThreadTeacherRunner(InlineTeacherRunner):
     """One worker thread per teacher; updates run while the caller runs the student (the default)."""
 
-    def __init__(self, teachers: list):
+    def __init__(self, teachers: list[Tracker]):
         super().__init__(teachers)
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.teachers)), thread_name_prefix="teacher")
 
@@ -181,7 +174,7 @@ class ThreadTeacherRunner(InlineTeacherRunner):
 class _TeacherHost:
     """The body of a teacher's Ray actor: holds one teacher and runs its calls."""
 
-    def __init__(self, teacher):
+    def __init__(self, teacher: Tracker):
         import cv2
 
         # One thread per actor: its own OpenCV thread pool would compete with the student's.
@@ -189,8 +182,7 @@ class _TeacherHost:
         self.teacher = teacher
 
     def prepare(self, sequence) -> None:
-        if hasattr(self.teacher, "prepare"):
-            self.teacher.prepare(sequence)
+        self.teacher.prepare(sequence)
 
     def init(self, image: np.ndarray, box: np.ndarray) -> TeacherOutcome:
         return run_init(self.teacher, image, box)
@@ -218,12 +210,12 @@ class RayTeacherRunner(InlineTeacherRunner):
     as an error: actors are for teachers that need their own process or device, see the module docstring.
 
     Args:
-        teachers: Picklable teacher objects.
+        teachers: Picklable :class:`~teachers.tracker.Tracker` objects.
         actor_options: Passed to ``ray.remote(...).options`` (``num_cpus``, ``num_gpus``, …); by default an
             actor reserves no CPU, so that a tracker inside a Ray task can start its teachers' actors.
     """
 
-    def __init__(self, teachers: list, actor_options: dict | None = None):
+    def __init__(self, teachers: list[Tracker], actor_options: dict | None = None):
         import ray
 
         if not ray.is_initialized():
@@ -260,7 +252,7 @@ class RayTeacherRunner(InlineTeacherRunner):
         self._actors = []
 
 
-def make_teacher_runner(teachers: list, kind: str = "threads") -> InlineTeacherRunner:
+def make_teacher_runner(teachers: list[Tracker], kind: str = "threads") -> InlineTeacherRunner:
     """A runner of ``kind`` (one of :data:`RUNNER_KINDS`) for the teacher objects ``teachers``."""
     runners = {"threads": ThreadTeacherRunner, "ray": RayTeacherRunner, "inline": InlineTeacherRunner}
     if kind not in runners:

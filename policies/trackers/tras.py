@@ -18,13 +18,15 @@ class TRAS(StudentTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        name: The name results are stored under.
+        name: The name results are stored under; ``tras`` by default.
         **options: ``device``, ``context``, ``reset_interval``: see
             :class:`~policies.trackers.student_tracker.StudentTracker`.
     """
 
-    def __init__(self, student, *, name: str = "tras", **options):
-        super().__init__(student, name=name, **options)
+    mode = "tras"
+
+    def __init__(self, student, *, name: str | None = None, **options):
+        super().__init__(student, name=name or self.mode, **options)
         self._stream = None
 
     def init(self, image, box) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from policies.trackers.student_tracker import STUDENT
 from policies.trackers.teacher_members import TeacherAssistedTracker
-from policies.trackers.teacher_runner import teacher_name
+from teachers.tracker import Tracker
 
 __all__ = ["TRASFUST"]
 
@@ -29,19 +29,20 @@ class TRASFUST(TeacherAssistedTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teachers: Fresh teacher objects, at least one, with distinct names.
+        teachers: Fresh teachers (:class:`~teachers.tracker.Tracker` objects), at least one, with distinct
+            names.
         name: The name results are stored under; ``trasfust-<t1>+<t2>+…`` by default.
         runner: ``"threads"`` (default), ``"ray"`` or ``"inline"``: how the teachers run beside the student.
         **options: ``device``, ``context``, ``reset_interval``: see
             :class:`~policies.trackers.student_tracker.StudentTracker`.
     """
 
+    mode = "trasfust"
+
     def __init__(
-        self, student, teachers: list, *, name: str | None = None, runner: str = "threads", **options
+        self, student, teachers: list[Tracker], *, name: str | None = None, runner: str = "threads", **options
     ):
-        teachers = list(teachers)
-        default_name = "trasfust-" + "+".join(teacher_name(teacher) for teacher in teachers)
-        super().__init__(student, teachers, name=name or default_name, runner=runner, **options)
+        super().__init__(student, teachers, name=name, runner=runner, **options)
         self._student_stream = None
 
     def init(self, image, box) -> None:

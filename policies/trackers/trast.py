@@ -22,7 +22,7 @@ import numpy as np
 
 from policies.trackers.student_tracker import STUDENT
 from policies.trackers.teacher_members import TeacherAssistedTracker
-from policies.trackers.teacher_runner import teacher_name
+from teachers.tracker import Tracker
 
 __all__ = ["TRAST"]
 
@@ -32,17 +32,19 @@ class TRAST(TeacherAssistedTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teacher: A fresh teacher object (``init``/``update``).
+        teacher: A fresh teacher, a :class:`~teachers.tracker.Tracker`.
         name: The name results are stored under; ``trast-<teacher>`` by default.
         runner: ``"threads"`` (default), ``"ray"`` or ``"inline"``: how the teacher runs beside the student.
         **options: ``device``, ``context``, ``reset_interval``: see
             :class:`~policies.trackers.student_tracker.StudentTracker`.
     """
 
-    def __init__(self, student, teacher, *, name: str | None = None, runner: str = "threads", **options):
-        super().__init__(
-            student, [teacher], name=name or f"trast-{teacher_name(teacher)}", runner=runner, **options
-        )
+    mode = "trast"
+
+    def __init__(
+        self, student, teacher: Tracker, *, name: str | None = None, runner: str = "threads", **options
+    ):
+        super().__init__(student, [teacher], name=name, runner=runner, **options)
         self._stream = None
 
     def init(self, image, box) -> None:

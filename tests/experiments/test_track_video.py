@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from experiments.cli import main
+from experiments.track_video import open_frames, track_video
+from teachers.registry import tracker_factory
 from tests.conftest import make_moving_square_sequence
 
 FRAMES = 14
@@ -113,3 +115,17 @@ def test_track_without_a_student_or_a_video_fails_clearly(square_folder, tmp_pat
     assert "tbt track runs the student: give --student PATH" in capsys.readouterr().err
     assert main(["track", str(tmp_path / "nothing.mp4"), "--init", "1,1,5,5", "--student", "x.pt"]) == 2
     assert "video path does not exist" in capsys.readouterr().err
+
+
+def test_track_video_prepares_and_closes_any_tracker(square_folder, tmp_path):
+    # A plug-in teacher on its own: it reads the video's name before init and is closed at the end.
+    folder, sequence = square_folder
+    frames, _ = open_frames(folder)
+    _, factory = tracker_factory("tests.teachers.test_tracker:VideoAwareTracker")
+    tracker = factory()
+    result = track_video(tracker, frames, sequence.init_box, tmp_path / "out", name="square")
+    assert tracker.tracker.video == "square" and tracker.tracker.closed == 1
+    np.testing.assert_array_equal(result.boxes[:, 0], sequence.init_box[0] + np.arange(FRAMES))
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["tracker"] == "VideoAwareTracker"
+    with pytest.raises(TypeError, match="the tracker given to track_video \\(str\\) is not a Tracker"):
+        track_video("kcf", frames, sequence.init_box, tmp_path / "bad")

@@ -27,7 +27,9 @@ from policies.trackers.lstm_stream import LSTMStream
 from teachers.one_pass import track_sequence
 from teachers.opencv_trackers import make_opencv_tracker
 from teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
+from teachers.tracker import FusingTracker
 from tests.conftest import make_moving_square_sequence
+from tests.teachers.test_tracker import DriftingTracker
 
 
 @pytest.fixture(autouse=True)
@@ -300,6 +302,32 @@ def test_trackers_on_real_sequences(student, shared_data):
         assert first.ok.all()
 
 
+@pytest.mark.parametrize(
+    ("spec", "name", "members"),
+    [
+        ("tras", "tras", ["student"]),
+        ("trast:kcf", "trast-kcf", ["student", "kcf"]),
+        (
+            "trasfust:kcf+tests.teachers.test_tracker:make_drifting_tracker",
+            "trasfust-kcf+make_drifting_tracker",
+            ["student", "kcf", "make_drifting_tracker"],
+        ),
+    ],
+)
+def test_student_trackers_say_whose_box_they_output(student, moving_square, spec, name, members):
+    # A plug-in teacher takes part under its spec's name, as the built-in ones do.
+    _, factory = student_tracker_factory(spec, student, device="cpu")
+    tracker = factory()
+    try:
+        assert isinstance(tracker, FusingTracker) and tracker.member_names == members
+        assert tracker.name == name
+        result = track_sequence(tracker, moving_square)
+        assert tracker.last_ok and result.ok.all()
+        assert tracker.choices[0] == "init" and set(tracker.choices[1:]) <= set(members)
+    finally:
+        tracker.close()
+
+
 def test_factory_specs_names_and_pickling(student, moving_square):
     assert [student_tracker_factory(s, student)[0] for s in ["tras", "trast:csrt", "TRASFUST:kcf+csrt"]] == [
         "tras",
@@ -372,3 +400,5 @@ def test_bad_initial_boxes_and_update_before_init_fail_clearly(student, moving_s
         TRASFUST(student, [])
     with pytest.raises(ValueError, match="unique and not 'student'"):
         TRASFUST(student, [NoisyGroundTruthTeacher(name="student")])
+    with pytest.raises(TypeError, match=r"the teacher of trast \(DriftingTracker\) is not a Tracker"):
+        TRAST(student, DriftingTracker())

@@ -7,22 +7,23 @@ from envs.sequence import DatasetError
 from teachers.identity_tracker import IdentityTracker
 from teachers.one_pass import TrackingResult, track_sequence
 from teachers.results_store import has_result, read_result, result_file, write_result
+from teachers.tracker import BaseTracker
 
 
-class FailsOnFrameTwo:
+class FailsOnFrameTwo(BaseTracker):
     name = "flaky"
 
     def init(self, image, box):
-        self.box = np.asarray(box, float)
+        self.box, self.calls = np.asarray(box, float), 0
 
     def update(self, image):
-        self.calls = getattr(self, "calls", 0) + 1
+        self.calls += 1
         if self.calls == 2:
             raise RuntimeError("lost it")
         return self.box + 1
 
 
-class ReportsLowConfidence:
+class ReportsLowConfidence(BaseTracker):
     name = "shy"
 
     def init(self, image, box):
@@ -33,7 +34,9 @@ class ReportsLowConfidence:
         return self.box
 
 
-class ReturnsZeroSize:
+class ReturnsZeroSize(BaseTracker):
+    name = "flat"
+
     def init(self, image, box):
         pass
 
@@ -59,7 +62,9 @@ def test_prepare_hook_sees_the_sequence_before_init(moving_square):
     assert tracker.video == "square0"
 
 
-class FailsToInitialise:
+class FailsToInitialise(BaseTracker):
+    name = "broken"
+
     def init(self, image, box):
         raise RuntimeError("no model file")
 

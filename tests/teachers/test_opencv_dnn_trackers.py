@@ -13,6 +13,7 @@ import pytest
 from teachers import opencv_dnn_trackers
 from teachers.one_pass import track_sequence
 from teachers.opencv_dnn_trackers import DNN_TRACKER_KINDS, DNNTracker, find_model_files, make_dnn_tracker
+from teachers.tracker import Tracker
 
 CONVENTIONAL_FILES = {
     "nano": ["nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx"],
@@ -181,6 +182,7 @@ def stand_in_vit(tmp_path, monkeypatch):
 
 def test_dnn_tracker_shares_the_opencv_teachers_behaviour(stand_in_vit, moving_square):
     assert isinstance(stand_in_vit, DNNTracker) and stand_in_vit.name == "vit_test"
+    assert isinstance(stand_in_vit, Tracker)
     result = track_sequence(stand_in_vit, moving_square.slice(0, 6))
     x, y = moving_square.init_box[:2]
     # The third update fails: its box is the last good one and the frame is not ok.

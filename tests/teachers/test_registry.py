@@ -7,6 +7,7 @@ import pytest
 from teachers.identity_tracker import IdentityTracker
 from teachers.registry import make_tracker, parse_tracker_specs, tracker_factory
 from teachers.results_teacher import ResultsTeacher
+from teachers.scripted_teachers import NoisyGroundTruthTeacher
 
 
 def test_built_in_names_give_fresh_trackers():
@@ -24,7 +25,10 @@ def test_specs_keep_order_and_factories_pickle_for_ray(tmp_path):
 
 def test_plug_in_point_imports_any_callable():
     name, factory = tracker_factory("teachers.scripted_teachers:NoisyGroundTruthTeacher")
-    assert name == "NoisyGroundTruthTeacher" and factory().name == "noisy_gt"
+    tracker = factory()
+    # The spec's name, not the object's own ("noisy_gt"): the one its results are stored under.
+    assert name == tracker.name == "NoisyGroundTruthTeacher"
+    assert isinstance(tracker.tracker, NoisyGroundTruthTeacher)
 
 
 @pytest.mark.parametrize(
