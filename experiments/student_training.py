@@ -162,9 +162,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             curriculum=config.curriculum,
             ablation=config.ablation,
             rl_loss_scale=config.rl_loss_scale,
-            value_loss_scale=config.value_loss_scale,
             policy_lag_correction=config.policy_lag_correction,
-            critic_from_every_student=config.critic_from_every_student,
             distil_weight_decay=config.distil_weight_decay,
             train_batch_size_per_learner=config.train_batch_size,
         )

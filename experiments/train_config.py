@@ -71,9 +71,6 @@ class TrainConfig:
     curriculum: bool = True
     curriculum_schedule: dict[str, Any] = field(default_factory=dict)
     rl_loss_scale: float = 1e-3
-    value_loss_scale: float | None = None
-    """Factor on the value loss alone; None scales it with ``rl_loss_scale``, as the paper does. 1e-2 on the
-    previous, 120-video default run: TRAS 0.403, TRAST 0.570, TRASFUST 0.598 against 0.475, 0.577, 0.604."""
     policy_lag_correction: bool = True
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
@@ -93,9 +90,6 @@ class TrainConfig:
     accuracy from 0.505 to 0.61–0.63 and TRASFUST from 0.608 to 0.616–0.626, but not TRAST (0.605, 0.589,
     0.585 with 10, 9 and 10 minutes, the last with ``handover_prob`` 0.2, against 0.590), and TRAS fell
     (0.402, 0.369, 0.464 against 0.490) with 15–20% fewer iterations per minute (README, item 14)."""
-    critic_from_every_student: bool = False
-    """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the previous,
-    120-video default run: TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
     distil_weight_decay: float = 1e-4
     train_batch_size: int = 80
     """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a
@@ -175,10 +169,6 @@ class TrainConfig:
                 f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}",
             ),
             (self.t_max >= 1, f"t_max must be >= 1, got {self.t_max}"),
-            (
-                self.value_loss_scale is None or self.value_loss_scale >= 0,
-                f"value_loss_scale must be >= 0 or null, got {self.value_loss_scale}",
-            ),
             (
                 0 <= self.handover_prob <= 1,
                 f"handover_prob must lie in [0, 1], got {self.handover_prob}",

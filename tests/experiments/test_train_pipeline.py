@@ -140,8 +140,6 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
         lr=2e-3,
         train_batch_size=64,
         policy_lag_correction=False,
-        critic_from_every_student=True,
-        value_loss_scale=0.01,
     ).validate()
     algo = build_algorithm_config(config, tmp_path)
     assert (algo.num_env_runners, algo.num_envs_per_env_runner) == (6, 4)
@@ -151,10 +149,8 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.custom_resources_per_learner == {"learner_node": 0.001}
     assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
     assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
-    assert (algo.critic_from_every_student, algo.value_loss_scale) == (True, 0.01)
     defaults = build_algorithm_config(TrainConfig(), tmp_path)
-    assert (defaults.policy_lag_correction, defaults.critic_from_every_student) == (True, False)
-    assert defaults.value_loss_scale is None
+    assert defaults.policy_lag_correction
     assert TEACHERLESS_CLIP_SOURCE_KEY not in defaults.env_config
     on = build_algorithm_config(TrainConfig(teacherless_on_all_videos=True), tmp_path)
     assert on.env_config[TEACHERLESS_CLIP_SOURCE_KEY].args == (TrainConfig().dataset,)
@@ -174,8 +170,6 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"handover_prob must lie in \[0, 1\], got -0.1"):
         TrainConfig(handover_prob=-0.1).validate()
-    with pytest.raises(ConfigError, match="value_loss_scale must be >= 0 or null, got -1"):
-        TrainConfig(value_loss_scale=-1).validate()
     with pytest.raises(ConfigError, match="placement_strategy must be"):
         TrainConfig(placement_strategy="RANDOM").validate()
 
