@@ -258,8 +258,6 @@ def cmd_train(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "curriculum": False if args.no_curriculum else None,
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
-        "teacherless_on_all_videos": True if args.teacherless_on_all_videos else None,
-        "handover_prob": args.handover_prob,
         "separate_critic": args.separate_critic,
         "train_batch_size": args.train_batch_size,
     }
@@ -432,16 +430,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-policy-lag-correction",
         action="store_true",
         help="the paper's plain A3C policy term, without V-trace's truncated ratio for stale runners",
-    )
-    train.add_argument(
-        "--teacherless-on-all-videos",
-        action="store_true",
-        help="students that do not distil draw clips from every training video, not just the transfer set",
-    )
-    train.add_argument(
-        "--handover-prob",
-        type=float,
-        help="per step, the chance an autonomous student is handed a teacher's box, as in TRAST (default 0)",
     )
     train.add_argument(
         "--separate-critic",

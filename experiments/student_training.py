@@ -106,7 +106,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     into the config (and into every checkpoint).
     """
     from policies.kdrl import KDRLConfig
-    from policies.student_env import ENV_NAME, HANDOVER_PROB_KEY, TEACHERLESS_CLIP_SOURCE_KEY
+    from policies.student_env import ENV_NAME
     from policies.student_model import preset
 
     if config.ablation == "gt_only":
@@ -126,10 +126,6 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         "crop_size": preset(config.preset).crop_size,
         "clip_length": config.clip_length,
     }
-    if config.teacherless_on_all_videos and config.ablation != "gt_only":
-        env_config[TEACHERLESS_CLIP_SOURCE_KEY] = functools.partial(gt_clip_source, config.dataset)
-    if config.handover_prob > 0 and config.ablation != "gt_only":
-        env_config[HANDOVER_PROB_KEY] = config.handover_prob
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
     if config.separate_critic is not None:
         model_config["separate_critic"] = config.separate_critic

@@ -74,16 +74,6 @@ class TrainConfig:
     policy_lag_correction: bool = True
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
-    teacherless_on_all_videos: bool = False
-    """Students that do not distil (autonomous; kd_gt's ground-truth students) draw clips from every training
-    video, not only from the videos some teacher tracked above β (``policies.student_env``). Off: on the
-    previous, 120-video default run it gave TRAS 0.449, TRAST 0.563, TRASFUST 0.567 against 0.475, 0.577,
-    0.604."""
-    handover_prob: float = 0.0
-    """Per step, the chance that an autonomous student's box is replaced by a teacher's, as TRAST does
-    (``TrackingEnv``, "Hand-overs"): its critic then also learns the value of teacher-framed states. Off:
-    0.2 on the previous, 120-video default run gave TRAS 0.449, TRAST 0.578, TRASFUST 0.584 against 0.475,
-    0.577, 0.604."""
     separate_critic: bool | None = None
     """Give the critic its own FC → FC → LSTM trunk (``policies.student_model.StudentPreset``); None takes
     the preset's choice (shared, as in the paper). On the default run (seed 0) it raised TRAST's hand-over
@@ -169,10 +159,6 @@ class TrainConfig:
                 f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}",
             ),
             (self.t_max >= 1, f"t_max must be >= 1, got {self.t_max}"),
-            (
-                0 <= self.handover_prob <= 1,
-                f"handover_prob must lie in [0, 1], got {self.handover_prob}",
-            ),
             (
                 0.0 <= self.distil_fraction <= 1.0,
                 f"distil_fraction must be in [0, 1], got {self.distil_fraction}",

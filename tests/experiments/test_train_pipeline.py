@@ -125,7 +125,6 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
 
 def test_scale_settings_reach_the_algorithm_config(tmp_path):
     from experiments.student_training import build_algorithm_config
-    from policies.student_env import HANDOVER_PROB_KEY, TEACHERLESS_CLIP_SOURCE_KEY
 
     config = TrainConfig(
         num_env_runners=6,
@@ -151,25 +150,6 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
     defaults = build_algorithm_config(TrainConfig(), tmp_path)
     assert defaults.policy_lag_correction
-    assert TEACHERLESS_CLIP_SOURCE_KEY not in defaults.env_config
-    on = build_algorithm_config(TrainConfig(teacherless_on_all_videos=True), tmp_path)
-    assert on.env_config[TEACHERLESS_CLIP_SOURCE_KEY].args == (TrainConfig().dataset,)
-    # GT-only students already draw from every video.
-    gt_only = build_algorithm_config(
-        TrainConfig(teacherless_on_all_videos=True, ablation="gt_only"), tmp_path
-    )
-    assert TEACHERLESS_CLIP_SOURCE_KEY not in gt_only.env_config
-    assert HANDOVER_PROB_KEY not in defaults.env_config
-    assert (
-        build_algorithm_config(TrainConfig(handover_prob=0.2), tmp_path).env_config[HANDOVER_PROB_KEY] == 0.2
-    )
-    # GT-only students have no teacher boxes to be handed.
-    assert (
-        HANDOVER_PROB_KEY
-        not in build_algorithm_config(TrainConfig(handover_prob=0.2, ablation="gt_only"), tmp_path).env_config
-    )
-    with pytest.raises(ConfigError, match=r"handover_prob must lie in \[0, 1\], got -0.1"):
-        TrainConfig(handover_prob=-0.1).validate()
     with pytest.raises(ConfigError, match="placement_strategy must be"):
         TrainConfig(placement_strategy="RANDOM").validate()
 
