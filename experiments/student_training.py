@@ -127,8 +127,6 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         "clip_length": config.clip_length,
     }
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
-    if config.separate_critic is not None:
-        model_config["separate_critic"] = config.separate_critic
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
     algo_config = (

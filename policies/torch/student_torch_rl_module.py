@@ -19,16 +19,18 @@ A module-to-env connector cannot set σ (the action is sampled before custom pie
 is computed here, where both runner and learner compute it the same way (see RLLIB-NOTES).
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
-``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
-``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18``
-state-dict file for the ResNet-18 backbone, read from this local path: nothing is downloaded). RLlib
-itself reads ``"max_seq_len"``, which must be at least ``rollout_fragment_length + 1``.
+``"small"``), optionally overridden field by field with any field of
+:class:`~policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
+the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"imagenet_weights"``
+(a torchvision ``resnet18`` state-dict file for the ResNet-18 backbone, read from this local path:
+nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
+``rollout_fragment_length + 1``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +50,7 @@ GT_ACTION = "gt_action"
 MIN_SIGMA = 1e-3
 """Floor of σ, and σ itself when no ground-truth action is given."""
 DEFAULT_PRESET = "small"
-_FIELDS = ("backbone", "crop_size", "fc_width", "lstm_width", "separate_critic")
+_FIELDS = tuple(field.name for field in fields(StudentPreset))
 
 
 def student_config(model_config: Any) -> StudentPreset:

@@ -81,7 +81,9 @@ def test_clip_length_option_shortens_the_episode(square_source):
     assert terminations == [False, False, True]
     with pytest.raises(RuntimeError, match="the episode has ended"):
         env.step(np.zeros(4))
-    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['handover_prob'\]; the only option is"):
+    with pytest.raises(
+        ValueError, match=r"unknown reset option\(s\) \['handover_prob'\]; the only option is"
+    ):
         env.reset(options={"handover_prob": 0.2})
 
 

@@ -123,6 +123,31 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     assert state["iteration"] == 6
 
 
+def test_an_earlier_runs_config_with_removed_settings_loads_only_where_they_were_off(tmp_path):
+    old_default = {
+        **TrainConfig().to_dict(),
+        "value_loss_scale": None,
+        "critic_from_every_student": False,
+        "teacherless_on_all_videos": False,
+        "handover_prob": 0.0,
+        "separate_critic": None,
+    }
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(old_default))
+    assert TrainConfig().updated(**load_config_file(config_file)) == TrainConfig()
+    config_file.write_text(json.dumps({**old_default, "handover_prob": 0.2}))
+    with pytest.raises(ConfigError) as error:
+        TrainConfig().updated(**load_config_file(config_file))
+    assert str(error.value) == (
+        "setting 'handover_prob' was removed (tried, did not help; no student is handed a teacher's box); "
+        "this config sets it to 0.2"
+    )
+    with pytest.raises(
+        ConfigError, match=r"'separate_critic' was removed \(.* the preset 'small-separate-critic'"
+    ):
+        TrainConfig().updated(separate_critic=True)
+
+
 def test_scale_settings_reach_the_algorithm_config(tmp_path):
     from experiments.student_training import build_algorithm_config
 

@@ -158,13 +158,21 @@ def test_module_initial_state_is_unbatched() -> None:
     assert state["h"].shape == state["c"].shape == (SMALL.lstm_width,)
 
 
-@pytest.mark.parametrize("separate_critic", [False, True])
-def test_module_model_config_chooses_the_critic_trunk(separate_critic: bool) -> None:
+@pytest.mark.parametrize(
+    ("model_config", "separate_critic"),
+    [
+        ({"preset": "small"}, False),
+        ({"preset": "small-separate-critic"}, True),
+        # The model_config of a checkpoint written before the preset existed.
+        ({"preset": "small", "separate_critic": True}, True),
+    ],
+)
+def test_module_model_config_chooses_the_critic_trunk(model_config: dict, separate_critic: bool) -> None:
     module = StudentTorchRLModule(
         observation_space=gym.spaces.Box(0, 255, (2, 64, 64, 3), np.uint8),
         action_space=gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
         inference_only=False,
-        model_config={"preset": "small", "max_seq_len": 33, "separate_critic": separate_critic},
+        model_config={**model_config, "max_seq_len": 33},
     )
     width = (2 if separate_critic else 1) * SMALL.lstm_width
     assert module.net.config.separate_critic is separate_critic
