@@ -11,11 +11,24 @@ import numpy as np
 from envs.boxes import action_between, apply_action, iou, is_valid, reward
 from envs.clip_sources import Clip, ClipSource, synthetic_clip_source
 from envs.crops import DEFAULT_CONTEXT, DEFAULT_CROP_SIZE, crop_state
+from envs.sample_keys import (
+    BEST_TEACHER,
+    BOX,
+    CLIP_LENGTH_OPTION,
+    FRAME,
+    GT_ACTION,
+    GT_BOX,
+    HAS_TEACHER,
+    IOU,
+    NO_ACTION,
+    NO_TEACHER_REWARD,
+    TARGET_PRESENT,
+    TEACHER_ACTION,
+    TEACHER_BOXES,
+    TEACHER_REWARD,
+)
 
 DEFAULT_CLIP_LENGTH = 32
-# Reward reported for "the teacher" on frames where no teacher box exists: the lowest reward there is,
-# so the distillation mask (teacher reward beats student reward) is never set there.
-NO_TEACHER_REWARD = -1.0
 
 
 class TrackingEnv(gym.Env):
@@ -63,7 +76,8 @@ class TrackingEnv(gym.Env):
     ## Info
 
     Every ``reset`` and ``step`` returns an ``info`` about the observation it returns, that is about
-    the state the next action will be taken in (RLlib stores infos aligned with observations):
+    the state the next action will be taken in (RLlib stores infos aligned with observations). Its keys
+    are ``envs.sample_keys.TRACKING_INFO_KEYS`` (and ``TEACHER_BOXES``):
 
     - ``box``: ``b_{t-1}``, the box the crops are centred on (float32 ``(4,)``).
     - ``iou``: ``IoU(b_{t-1}, g_{t-1})``, how well the last step did (1 at reset).
@@ -76,7 +90,7 @@ class TrackingEnv(gym.Env):
     - ``best_teacher``: the teacher with the highest ``IoU(b_t^(T), g_t)`` (SPEC eq. 4), or ``""``.
     - ``teacher_action``: ``φ(b_t^(T*), b_{t-1})`` for the best teacher T* (zeros without one).
     - ``teacher_reward``: ``r(ψ(a_t^(T*), b_{t-1}), g_t)``, the reward the teacher's action would earn;
-      −1 without a teacher. The distillation mask is ``teacher_reward > reward``.
+      −1 (``NO_TEACHER_REWARD``) without a teacher. The distillation mask is ``teacher_reward > reward``.
 
     ## Arguments
 
@@ -130,10 +144,10 @@ class TrackingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        unknown = sorted(set(options) - {"clip_length"})
+        unknown = sorted(set(options) - {CLIP_LENGTH_OPTION})
         if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'clip_length'")
-        length = int(options.get("clip_length", self.clip_length))
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is {CLIP_LENGTH_OPTION!r}")
+        length = int(options.get(CLIP_LENGTH_OPTION, self.clip_length))
         self._clip = self.clip_source.sample(self.np_random, length)
         self._teacher_names = sorted(self._clip.teacher_boxes)
         self._best_teachers = self._best_teacher_per_frame(self._clip)
@@ -200,25 +214,25 @@ class TrackingEnv(gym.Env):
         present = bool(in_clip and is_valid(gt_box) and not clip.absent[t])
         best = int(self._best_teachers[t]) if present else -1
         info = {
-            "box": box.astype(np.float32),
-            "iou": self._last_iou,
-            "frame": t,
-            "gt_box": gt_box.astype(np.float32),
-            "target_present": present,
-            "gt_action": (action_between(box, gt_box) if present else np.zeros(4)).astype(np.float32),
-            "has_teacher": best >= 0,
-            "best_teacher": self._teacher_names[best] if best >= 0 else "",
-            "teacher_action": np.zeros(4, np.float32),
-            "teacher_reward": NO_TEACHER_REWARD,
+            BOX: box.astype(np.float32),
+            IOU: self._last_iou,
+            FRAME: t,
+            GT_BOX: gt_box.astype(np.float32),
+            TARGET_PRESENT: present,
+            GT_ACTION: (action_between(box, gt_box) if present else NO_ACTION).astype(np.float32),
+            HAS_TEACHER: best >= 0,
+            BEST_TEACHER: self._teacher_names[best] if best >= 0 else "",
+            TEACHER_ACTION: NO_ACTION.copy(),
+            TEACHER_REWARD: NO_TEACHER_REWARD,
         }
         if self._teacher_names:
-            info["teacher_boxes"] = {
+            info[TEACHER_BOXES] = {
                 name: (clip.teacher_boxes[name][t] if in_clip else np.full(4, np.nan)).astype(np.float32)
                 for name in self._teacher_names
             }
         if best >= 0:
             teacher_action = action_between(box, clip.teacher_boxes[self._teacher_names[best]][t])
             teacher_box = apply_action(teacher_action, box, image_hw=self._frame.shape[:2])
-            info["teacher_action"] = teacher_action.astype(np.float32)
-            info["teacher_reward"] = float(reward(teacher_box, gt_box))
+            info[TEACHER_ACTION] = teacher_action.astype(np.float32)
+            info[TEACHER_REWARD] = float(reward(teacher_box, gt_box))
         return info

@@ -41,6 +41,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from envs.sample_keys import MIN_SIGMA
+
 __all__ = [
     "ActorCriticLoss",
     "DistillationLoss",
@@ -105,7 +107,7 @@ def masked_l1_distillation(
     return DistillationLoss(loss=loss, mask_rate=mask_rate.detach())
 
 
-def autonomous_sigma(mu: Tensor, gt_action: Tensor, min_sigma: float = 1e-3) -> Tensor:
+def autonomous_sigma(mu: Tensor, gt_action: Tensor, min_sigma: float = MIN_SIGMA) -> Tensor:
     """Exploration std ``σ = max(|μ − a_gt|, min_sigma)``, not learned (no gradient).
 
     Args:

@@ -5,7 +5,7 @@ and hands it an ``EnvContext`` holding the runner's ``worker_index`` and ``num_w
 of one runner gets the same context, so a role is per runner (RLLIB-NOTES); each sub-env keeps its own
 curriculum.
 
-:class:`StudentEnv` adds to every info:
+:class:`StudentEnv` adds to every info (``envs.sample_keys.STUDENT_INFO_KEYS``):
 
 * ``role``: the student's role for this episode (``policies.student_roles``), which decides its loss;
 * ``curriculum_length``: the clip length (frames) this episode was drawn with.
@@ -20,13 +20,20 @@ from typing import Any
 
 import gymnasium as gym
 
+from envs.sample_keys import (
+    CLIP_LENGTH_OPTION,
+    CURRICULUM_LENGTH,
+    HAS_TEACHER,
+    NO_TEACHER_REWARD,
+    ROLE,
+    TEACHER_REWARD,
+)
 from policies.curriculum import EpisodeLengthCurriculum
-from policies.student_roles import ROLE, ablation_roles, runner_distils
+from policies.student_roles import ablation_roles, runner_distils
 
 __all__ = [
     "ABLATION_KEY",
     "CURRICULUM_KEY",
-    "CURRICULUM_LENGTH",
     "DISTIL_FRACTION_KEY",
     "ENV_NAME",
     "StudentEnv",
@@ -40,7 +47,6 @@ ABLATION_KEY = "kdrl_ablation"
 CURRICULUM_KEY = "kdrl_curriculum"
 """``env_config`` keys set by ``KDRLConfig``: the distilling share, the ablation, and the curriculum
 schedule (``None`` when the curriculum is off)."""
-CURRICULUM_LENGTH = "curriculum_length"
 
 
 class StudentEnv(gym.Wrapper):
@@ -71,16 +77,16 @@ class StudentEnv(gym.Wrapper):
         self._episode_rewards: list[float] = []
         self._teacher_rewards: list[float] = []
         self._has_teacher: list[bool] = []
-        self._pending: tuple[float, bool] = (-1.0, False)
+        self._pending: tuple[float, bool] = (NO_TEACHER_REWARD, False)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._episode += 1
         distils = runner_distils(self.worker_index, self.num_workers, self.distil_fraction, self._episode)
         self.role = self.distil_role if distils else self.other_role
         options = dict(options or {})
-        if self.curriculum is not None and "clip_length" not in options:
-            options["clip_length"] = self.curriculum.length
-        self.length = int(options.get("clip_length", self.env.unwrapped.clip_length))
+        if self.curriculum is not None and CLIP_LENGTH_OPTION not in options:
+            options[CLIP_LENGTH_OPTION] = self.curriculum.length
+        self.length = int(options.get(CLIP_LENGTH_OPTION, self.env.unwrapped.clip_length))
         self._episode_rewards, self._teacher_rewards, self._has_teacher = [], [], []
         obs, info = self.env.reset(seed=seed, options=options)
         return obs, self._tag(info)
@@ -97,7 +103,10 @@ class StudentEnv(gym.Wrapper):
         return obs, reward, terminated, truncated, self._tag(info)
 
     def _tag(self, info: dict[str, Any]) -> dict[str, Any]:
-        self._pending = (float(info.get("teacher_reward", -1.0)), bool(info.get("has_teacher", False)))
+        self._pending = (
+            float(info.get(TEACHER_REWARD, NO_TEACHER_REWARD)),
+            bool(info.get(HAS_TEACHER, False)),
+        )
         return {**info, ROLE: self.role, CURRICULUM_LENGTH: self.length}
 
 

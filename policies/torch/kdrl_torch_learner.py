@@ -4,7 +4,7 @@ Batch layout (stateful module, after ``AddOneTsToEpisodesAndTruncate`` and
 ``AddTimeDimToBatchAndZeroPad``): one row per t_max chunk of an episode (``max_seq_len ≥ t_max + 1`` is
 enforced by ``KDRLConfig.validate``), every column ``[B, T]`` (actions ``[B, T, 4]``), the last valid
 position of a row (``seq_lens − 1``) is the appended bootstrap step and ``loss_mask`` is False there and
-on padding. The ``role`` column (``policies.connectors``) says which loss a row's steps get:
+on padding. The ``role`` column (``envs.sample_keys.ROLE``) says which loss a row's steps get:
 
 * teacher-distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)``;
 * ground-truth rows (ablations ``kd_gt``/``gt_only``): the same L1 with ``a_gt`` as the target;
@@ -30,7 +30,16 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
-from policies.connectors import TEACHER_ACTION, TEACHER_REWARD
+from envs.sample_keys import (
+    GT_ACTION,
+    MIN_SIGMA,
+    ROLE,
+    ROLE_AUTONOMOUS,
+    ROLE_DISTIL,
+    ROLE_DISTIL_GT,
+    TEACHER_ACTION,
+    TEACHER_REWARD,
+)
 from policies.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
@@ -56,8 +65,6 @@ from policies.kdrl_losses import (
     n_step_returns,
     truncated_importance_weights,
 )
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
-from policies.torch.student_torch_rl_module import GT_ACTION, MIN_SIGMA
 
 __all__ = ["KDRLTorchLearner"]
 

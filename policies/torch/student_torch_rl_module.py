@@ -8,10 +8,10 @@ the network's ``state_width``.
 Action distribution: RLlib's default diagonal Gaussian for a Box action space (``TorchDiagGaussian``),
 fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of SPEC (KD-RL):
 
-- when the batch carries the ground-truth action column :data:`GT_ACTION` (``(B, T, 4)``),
+- when the batch carries the ground-truth action column ``envs.sample_keys.GT_ACTION`` (``(B, T, 4)``),
   ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
   ground truth, and the detach keeps σ out of the gradient (it is a schedule, not a learnt output);
-- except on the steps of distilling students (the ``role`` column, ``policies.student_roles``), and
+- except on the steps of distilling students (the ``role`` column, ``envs.sample_keys.ROLE``), and
   without a ground-truth action (deployment, plain inference): there σ = ``MIN_SIGMA``, so sampling
   returns μ to within 1e-3 and the log-probabilities stay finite.
 
@@ -40,15 +40,11 @@ from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.annotations import override
 
+from envs.sample_keys import GT_ACTION, MIN_SIGMA, ROLE, ROLE_AUTONOMOUS
 from policies.student_model import StudentNetwork, StudentPreset, preset
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS
 
-__all__ = ["DEFAULT_PRESET", "GT_ACTION", "MIN_SIGMA", "StudentTorchRLModule", "student_config"]
+__all__ = ["DEFAULT_PRESET", "StudentTorchRLModule", "student_config"]
 
-GT_ACTION = "gt_action"
-"""Batch column with the ground-truth action ``(B, T, 4)``; when present it sets σ (see module doc)."""
-MIN_SIGMA = 1e-3
-"""Floor of σ, and σ itself when no ground-truth action is given."""
 DEFAULT_PRESET = "small"
 _FIELDS = tuple(field.name for field in fields(StudentPreset))
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from envs.sample_keys import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL
 from policies.kdrl import KDRL, KDRLConfig
 from policies.kdrl_metrics import summarize
 from policies.student_env import DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
 from policies.student_export import ExportError, export_student, load_student
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL
 
 CROP = 64
 

@@ -9,22 +9,10 @@ import numpy as np
 import pytest
 
 from envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from envs.sample_keys import CURRICULUM_LENGTH, ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 from policies.kdrl_metrics import episode_metrics, summarize
-from policies.student_env import (
-    ABLATION_KEY,
-    CURRICULUM_KEY,
-    CURRICULUM_LENGTH,
-    DISTIL_FRACTION_KEY,
-    make_kdrl_env,
-)
-from policies.student_roles import (
-    ROLE,
-    ROLE_AUTONOMOUS,
-    ROLE_DISTIL,
-    ROLE_DISTIL_GT,
-    ablation_roles,
-    runner_distils,
-)
+from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, make_kdrl_env
+from policies.student_roles import ablation_roles, runner_distils
 
 
 def _source(teacher: bool = True) -> SequenceClipSource:
