@@ -8,14 +8,27 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from envs.boxes import action_between, apply_action, clip_to_image, iou, is_valid, reward
+from envs.boxes import action_between, apply_action, iou, is_valid, reward
 from envs.clip_sources import Clip, ClipSource, synthetic_clip_source
 from envs.crops import DEFAULT_CONTEXT, DEFAULT_CROP_SIZE, crop_state
+from envs.sample_keys import (
+    BEST_TEACHER,
+    BOX,
+    CLIP_LENGTH_OPTION,
+    FRAME,
+    GT_ACTION,
+    GT_BOX,
+    HAS_TEACHER,
+    IOU,
+    NO_ACTION,
+    NO_TEACHER_REWARD,
+    TARGET_PRESENT,
+    TEACHER_ACTION,
+    TEACHER_BOXES,
+    TEACHER_REWARD,
+)
 
 DEFAULT_CLIP_LENGTH = 32
-# Reward reported for "the teacher" on frames where no teacher box exists: the lowest reward there is,
-# so the distillation mask (teacher reward beats student reward) is never set there.
-NO_TEACHER_REWARD = -1.0
 
 
 class TrackingEnv(gym.Env):
@@ -50,17 +63,8 @@ class TrackingEnv(gym.Env):
 
     A clip of ``clip_length`` frames is drawn from the clip source with ``self.np_random``; ``b_0`` is the
     clip's first ground-truth box. The first observation is the state for frame 1.
-    ``reset(options=...)`` may set ``clip_length`` (a shorter clip, for a curriculum), ``clip_source``
-    (another :class:`~envs.clip_sources.ClipSource` for this one episode) and ``handover_prob``.
-
-    ## Hand-overs
-
-    With ``reset(options={"handover_prob": p})`` (default 0: never), after each step the box the next state
-    is built on is, with probability p, replaced by the box a teacher gave on the frame just tracked (one
-    teacher drawn uniformly among those with a usable box there; nothing happens on clips without
-    teachers). This is what TRAST does at tracking time when its critic prefers the teacher: the output,
-    and so the student's next previous box, becomes the teacher's box. The step's reward is still that of
-    the agent's own box (its action earned it); what changes is the state the next action is taken in.
+    ``reset(options={"clip_length": n})`` draws a shorter clip for this one episode (a curriculum); any
+    other option is an error.
 
     ## Episode End
 
@@ -72,10 +76,10 @@ class TrackingEnv(gym.Env):
     ## Info
 
     Every ``reset`` and ``step`` returns an ``info`` about the observation it returns, that is about
-    the state the next action will be taken in (RLlib stores infos aligned with observations):
+    the state the next action will be taken in (RLlib stores infos aligned with observations). Its keys
+    are ``envs.sample_keys.TRACKING_INFO_KEYS`` (and ``TEACHER_BOXES``):
 
     - ``box``: ``b_{t-1}``, the box the crops are centred on (float32 ``(4,)``).
-    - ``handed_over``: the teacher whose box replaced the agent's after the last step, or ``""``.
     - ``iou``: ``IoU(b_{t-1}, g_{t-1})``, how well the last step did (1 at reset).
     - ``frame``: t, the index in the clip of the frame the next action is for.
     - ``gt_box``: ``g_t`` (NaN where the target is absent or at termination).
@@ -86,7 +90,7 @@ class TrackingEnv(gym.Env):
     - ``best_teacher``: the teacher with the highest ``IoU(b_t^(T), g_t)`` (SPEC eq. 4), or ``""``.
     - ``teacher_action``: ``φ(b_t^(T*), b_{t-1})`` for the best teacher T* (zeros without one).
     - ``teacher_reward``: ``r(ψ(a_t^(T*), b_{t-1}), g_t)``, the reward the teacher's action would earn;
-      −1 without a teacher. The distillation mask is ``teacher_reward > reward``.
+      −1 (``NO_TEACHER_REWARD``) without a teacher. The distillation mask is ``teacher_reward > reward``.
 
     ## Arguments
 
@@ -140,22 +144,16 @@ class TrackingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = options or {}
-        length = int(options.get("clip_length", self.clip_length))
-        source = options.get("clip_source")
-        if source is None:
-            source = self.clip_source
-        elif not isinstance(source, ClipSource):
-            raise TypeError(f"reset option clip_source must be a ClipSource, got {type(source).__name__}")
-        self._handover_prob = float(options.get("handover_prob", 0.0))
-        if not 0.0 <= self._handover_prob <= 1.0:
-            raise ValueError(f"reset option handover_prob must lie in [0, 1], got {self._handover_prob}")
-        self._clip = source.sample(self.np_random, length)
+        unknown = sorted(set(options) - {CLIP_LENGTH_OPTION})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is {CLIP_LENGTH_OPTION!r}")
+        length = int(options.get(CLIP_LENGTH_OPTION, self.clip_length))
+        self._clip = self.clip_source.sample(self.np_random, length)
         self._teacher_names = sorted(self._clip.teacher_boxes)
         self._best_teachers = self._best_teacher_per_frame(self._clip)
         self._t = 1
         self._box = self._clip.gt_boxes[0].copy()
         self._last_iou = 1.0
-        self._handed_to = ""
         self._previous_frame = self._clip.frames[0]
         self._frame = self._clip.frames[1]
         return self._observation(), self._info()
@@ -175,20 +173,9 @@ class TrackingEnv(gym.Env):
         self._t += 1
         terminated = self._t >= len(self._clip)
         self._previous_frame = self._frame
-        self._handed_to = ""
         if not terminated:
             self._frame = self._clip.frames[self._t]
-            self._maybe_hand_over(self._t - 1)
         return self._observation(), step_reward, terminated, False, self._info()
-
-    def _maybe_hand_over(self, t: int) -> None:
-        """With probability ``handover_prob``, replace ``b_t`` by a teacher's box on frame t."""
-        if self._handover_prob <= 0.0 or not self._teacher_names:
-            return  # no random draw: runs without hand-overs keep their random stream
-        usable = [name for name in self._teacher_names if is_valid(self._clip.teacher_boxes[name][t])]
-        if usable and self.np_random.random() < self._handover_prob:
-            self._handed_to = usable[int(self.np_random.integers(len(usable)))]
-            self._box = clip_to_image(self._clip.teacher_boxes[self._handed_to][t], self._frame.shape[:2])
 
     def render(self):
         if self.render_mode != "rgb_array" or self._clip is None:
@@ -227,26 +214,25 @@ class TrackingEnv(gym.Env):
         present = bool(in_clip and is_valid(gt_box) and not clip.absent[t])
         best = int(self._best_teachers[t]) if present else -1
         info = {
-            "box": box.astype(np.float32),
-            "handed_over": self._handed_to,
-            "iou": self._last_iou,
-            "frame": t,
-            "gt_box": gt_box.astype(np.float32),
-            "target_present": present,
-            "gt_action": (action_between(box, gt_box) if present else np.zeros(4)).astype(np.float32),
-            "has_teacher": best >= 0,
-            "best_teacher": self._teacher_names[best] if best >= 0 else "",
-            "teacher_action": np.zeros(4, np.float32),
-            "teacher_reward": NO_TEACHER_REWARD,
+            BOX: box.astype(np.float32),
+            IOU: self._last_iou,
+            FRAME: t,
+            GT_BOX: gt_box.astype(np.float32),
+            TARGET_PRESENT: present,
+            GT_ACTION: (action_between(box, gt_box) if present else NO_ACTION).astype(np.float32),
+            HAS_TEACHER: best >= 0,
+            BEST_TEACHER: self._teacher_names[best] if best >= 0 else "",
+            TEACHER_ACTION: NO_ACTION.copy(),
+            TEACHER_REWARD: NO_TEACHER_REWARD,
         }
         if self._teacher_names:
-            info["teacher_boxes"] = {
+            info[TEACHER_BOXES] = {
                 name: (clip.teacher_boxes[name][t] if in_clip else np.full(4, np.nan)).astype(np.float32)
                 for name in self._teacher_names
             }
         if best >= 0:
             teacher_action = action_between(box, clip.teacher_boxes[self._teacher_names[best]][t])
             teacher_box = apply_action(teacher_action, box, image_hw=self._frame.shape[:2])
-            info["teacher_action"] = teacher_action.astype(np.float32)
-            info["teacher_reward"] = float(reward(teacher_box, gt_box))
+            info[TEACHER_ACTION] = teacher_action.astype(np.float32)
+            info[TEACHER_REWARD] = float(reward(teacher_box, gt_box))
         return info

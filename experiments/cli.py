@@ -6,7 +6,7 @@
     tbt track VIDEO --init x,y,w,h --student PATH [--mode tras|trast|trasfust] [--teachers kcf,csrt] [--out DIR]
     tbt teachers run [--dataset …] [--teachers kcf,csrt,mosse,medianflow] [--out DIR] [--actors N]
     tbt transfer-set stats DIR
-    tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper] [--dataset …] [--iterations N] …
+    tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper|…] [--dataset …] [--iterations N] …
     tbt export CHECKPOINT [--out student.pt]
     tbt submit [--address URL] -- train …
     tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--out DIR] [--resume]
@@ -36,6 +36,7 @@ from envs.sequence import DatasetError
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
 from experiments.evaluation_report import report_evaluation
+from policies.student_model import PRESETS
 from policies.student_roles import ABLATIONS
 from policies.trackers.factory import STUDENT_MODES
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
@@ -258,9 +259,6 @@ def cmd_train(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "curriculum": False if args.no_curriculum else None,
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
-        "teacherless_on_all_videos": True if args.teacherless_on_all_videos else None,
-        "handover_prob": args.handover_prob,
-        "separate_critic": args.separate_critic,
         "train_batch_size": args.train_batch_size,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
@@ -414,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
     train.add_argument("--resume", action="store_true", help="continue the stopped run in --out")
     train.add_argument("--quick", action="store_true", help="a few-minute run on tiny data (smoke test)")
-    train.add_argument("--preset", choices=["small", "paper"], help="student size (default small)")
+    train.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="student size (default small; small-separate-critic gives the critic its own trunk)",
+    )
     train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
     train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
     train.add_argument(
@@ -432,21 +434,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-policy-lag-correction",
         action="store_true",
         help="the paper's plain A3C policy term, without V-trace's truncated ratio for stale runners",
-    )
-    train.add_argument(
-        "--teacherless-on-all-videos",
-        action="store_true",
-        help="students that do not distil draw clips from every training video, not just the transfer set",
-    )
-    train.add_argument(
-        "--handover-prob",
-        type=float,
-        help="per step, the chance an autonomous student is handed a teacher's box, as in TRAST (default 0)",
-    )
-    train.add_argument(
-        "--separate-critic",
-        action=argparse.BooleanOptionalAction,
-        help="give the critic its own FC-FC-LSTM trunk instead of the actor's (default: the preset's choice)",
     )
     train.add_argument("--lr", type=float, help="RAdam learning rate")
     train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")

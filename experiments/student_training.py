@@ -106,7 +106,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     into the config (and into every checkpoint).
     """
     from policies.kdrl import KDRLConfig
-    from policies.student_env import ENV_NAME, HANDOVER_PROB_KEY, TEACHERLESS_CLIP_SOURCE_KEY
+    from policies.student_env import ENV_NAME
     from policies.student_model import preset
 
     if config.ablation == "gt_only":
@@ -126,13 +126,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         "crop_size": preset(config.preset).crop_size,
         "clip_length": config.clip_length,
     }
-    if config.teacherless_on_all_videos and config.ablation != "gt_only":
-        env_config[TEACHERLESS_CLIP_SOURCE_KEY] = functools.partial(gt_clip_source, config.dataset)
-    if config.handover_prob > 0 and config.ablation != "gt_only":
-        env_config[HANDOVER_PROB_KEY] = config.handover_prob
     model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
-    if config.separate_critic is not None:
-        model_config["separate_critic"] = config.separate_critic
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
     algo_config = (
@@ -162,9 +156,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             curriculum=config.curriculum,
             ablation=config.ablation,
             rl_loss_scale=config.rl_loss_scale,
-            value_loss_scale=config.value_loss_scale,
             policy_lag_correction=config.policy_lag_correction,
-            critic_from_every_student=config.critic_from_every_student,
             distil_weight_decay=config.distil_weight_decay,
             train_batch_size_per_learner=config.train_batch_size,
         )

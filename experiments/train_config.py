@@ -23,11 +23,26 @@ from typing import Any
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from policies.student_roles import ABLATIONS
 
-__all__ = ["ConfigError", "TrainConfig", "load_config_file"]
+__all__ = ["REMOVED_SETTINGS", "ConfigError", "TrainConfig", "load_config_file"]
 
 
 class ConfigError(ValueError):
     """An invalid training setting; the message names the setting."""
+
+
+REMOVED_SETTINGS: dict[str, tuple[tuple[Any, ...], str]] = {
+    "value_loss_scale": ((None,), "tried, did not help; L_v is scaled by rl_loss_scale, as in the paper"),
+    "critic_from_every_student": (
+        (False,),
+        "tried, did not help; the critic learns from the autonomous students only, as in the paper",
+    ),
+    "teacherless_on_all_videos": ((False,), "tried, did not help; every student draws from the transfer set"),
+    "handover_prob": ((0.0,), "tried, did not help; no student is handed a teacher's box"),
+    "separate_critic": ((None, False), "the critic with its own trunk is the preset 'small-separate-critic'"),
+}
+"""Settings removed from the code (the README's experiment log and the git history keep them): name →
+(the values that had them off, why they went). The ``config.json`` of an earlier run still loads when it
+holds one at such a value, since that is what the code now always does; any other value is an error."""
 
 
 @dataclass
@@ -56,6 +71,9 @@ class TrainConfig:
     model_dir: str | None = None
     # The student and KD-RL.
     preset: str = "small"
+    """The student's sizes, a key of :data:`policies.student_model.PRESETS`: ``small`` (CPU training),
+    ``paper`` (the paper's ResNet-18 network) or ``small-separate-critic`` (the small student with the critic's
+    own trunk, which lifted TRASFUST and cost TRAS; README, "What the default run taught us", item 14)."""
     imagenet_weights: str | None = None
     """A torchvision ``resnet18`` state-dict file for the ``paper`` preset's backbone (no download)."""
     ablation: str = "kd_rl"
@@ -71,31 +89,9 @@ class TrainConfig:
     curriculum: bool = True
     curriculum_schedule: dict[str, Any] = field(default_factory=dict)
     rl_loss_scale: float = 1e-3
-    value_loss_scale: float | None = None
-    """Factor on the value loss alone; None scales it with ``rl_loss_scale``, as the paper does. 1e-2 on the
-    previous, 120-video default run: TRAS 0.403, TRAST 0.570, TRASFUST 0.598 against 0.475, 0.577, 0.604."""
     policy_lag_correction: bool = True
     """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
     150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
-    teacherless_on_all_videos: bool = False
-    """Students that do not distil (autonomous; kd_gt's ground-truth students) draw clips from every training
-    video, not only from the videos some teacher tracked above β (``policies.student_env``). Off: on the
-    previous, 120-video default run it gave TRAS 0.449, TRAST 0.563, TRASFUST 0.567 against 0.475, 0.577,
-    0.604."""
-    handover_prob: float = 0.0
-    """Per step, the chance that an autonomous student's box is replaced by a teacher's, as TRAST does
-    (``TrackingEnv``, "Hand-overs"): its critic then also learns the value of teacher-framed states. Off:
-    0.2 on the previous, 120-video default run gave TRAS 0.449, TRAST 0.578, TRASFUST 0.584 against 0.475,
-    0.577, 0.604."""
-    separate_critic: bool | None = None
-    """Give the critic its own FC → FC → LSTM trunk (``policies.student_model.StudentPreset``); None takes
-    the preset's choice (shared, as in the paper). On the default run (seed 0) it raised TRAST's hand-over
-    accuracy from 0.505 to 0.61–0.63 and TRASFUST from 0.608 to 0.616–0.626, but not TRAST (0.605, 0.589,
-    0.585 with 10, 9 and 10 minutes, the last with ``handover_prob`` 0.2, against 0.590), and TRAS fell
-    (0.402, 0.369, 0.464 against 0.490) with 15–20% fewer iterations per minute (README, item 14)."""
-    critic_from_every_student: bool = False
-    """Train the critic on the distilling students' returns too (see ``policies.kdrl``). On the previous,
-    120-video default run: TRAS 0.453, TRAST 0.593, TRASFUST 0.575 against 0.475, 0.577, 0.604."""
     distil_weight_decay: float = 1e-4
     train_batch_size: int = 80
     """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a
@@ -154,6 +150,12 @@ class TrainConfig:
 
     def updated(self, **overrides: Any) -> TrainConfig:
         """A copy with ``overrides`` (``None`` values are ignored: a flag that was not given)."""
+        overrides = dict(overrides)
+        for name in sorted(set(overrides) & set(REMOVED_SETTINGS)):
+            off, why = REMOVED_SETTINGS[name]
+            value = overrides.pop(name)
+            if value not in off:
+                raise ConfigError(f"setting {name!r} was removed ({why}); this config sets it to {value!r}")
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -175,14 +177,6 @@ class TrainConfig:
                 f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}",
             ),
             (self.t_max >= 1, f"t_max must be >= 1, got {self.t_max}"),
-            (
-                self.value_loss_scale is None or self.value_loss_scale >= 0,
-                f"value_loss_scale must be >= 0 or null, got {self.value_loss_scale}",
-            ),
-            (
-                0 <= self.handover_prob <= 1,
-                f"handover_prob must lie in [0, 1], got {self.handover_prob}",
-            ),
             (
                 0.0 <= self.distil_fraction <= 1.0,
                 f"distil_fraction must be in [0, 1], got {self.distil_fraction}",

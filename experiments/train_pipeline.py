@@ -73,7 +73,8 @@ def prepare_run_folder(out: Path, config: TrainConfig, resume: bool) -> TrainCon
     if resume:
         if not config_path.is_file():
             raise ConfigError(f"nothing to resume: {config_path} does not exist")
-        stored = TrainConfig(**json.loads(config_path.read_text()))
+        # updated(), not the constructor: a setting removed since the run started gets its own message.
+        stored = TrainConfig().updated(**json.loads(config_path.read_text()))
         changed = {
             key
             for key, value in config.to_dict().items()

@@ -1,17 +1,17 @@
 """Connector pieces of the KD-RL algorithm (RLlib new API stack): env infos → batch columns.
 
 * :class:`AddGTActionToModuleBatch` (env-to-module): puts the ground-truth action ``info["gt_action"]``
-  and the student's ``info["role"]`` of the latest observation into the batch (:data:`GT_ACTION`,
-  :data:`~policies.student_roles.ROLE`) before the module acts, so that the module's σ (|μ − a_gt| for
-  autonomous students, its floor for distilling ones) is computed on the env runner exactly as in the
-  learner (RLLIB-NOTES: a module-to-env piece runs too late, after the action has been sampled). It is
-  prepended to the default pipeline, so the default ``AddTimeDimToBatchAndZeroPad`` gives the columns
-  their time rank (``(B, 1, 4)`` and ``(B, 1)``).
+  and the student's ``info["role"]`` of the latest observation into the batch
+  (``envs.sample_keys.MODULE_BATCH_COLUMNS``) before the module acts, so that the module's σ
+  (|μ − a_gt| for autonomous students, its floor for distilling ones) is computed on the env runner
+  exactly as in the learner (a module-to-env piece runs too late, after the action has been sampled).
+  It is prepended to the default pipeline, so the default ``AddTimeDimToBatchAndZeroPad`` gives the
+  columns their time rank (``(B, 1, 4)`` and ``(B, 1)``).
 * :class:`AddKDRLColumnsToTrainBatch` (learner): copies ``gt_action``, ``teacher_action``,
-  ``teacher_reward`` and ``role`` from the episodes' infos into train-batch columns. It must run right
-  after ``AddOneTsToEpisodesAndTruncate`` (so that it sees the appended bootstrap step and its columns
-  have one item per loss-mask item) and before ``AddTimeDimToBatchAndZeroPad`` (which then splits and
-  zero-pads them like every other column).
+  ``teacher_reward`` and ``role`` from the episodes' infos into train-batch columns
+  (``envs.sample_keys.TRAIN_BATCH_COLUMNS``). It must run right after ``AddOneTsToEpisodesAndTruncate``
+  (so that it sees the appended bootstrap step and its columns have one item per loss-mask item) and
+  before ``AddTimeDimToBatchAndZeroPad`` (which then splits and zero-pads them like every other column).
 
 Roles and the env that sets them are in ``policies.student_roles`` and ``policies.student_env``.
 Infos are aligned with observations (``TrackingEnv``): the info at position ``t`` describes the state
@@ -24,14 +24,9 @@ import numpy as np
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.utils.annotations import override
 
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS
-from policies.torch.student_torch_rl_module import GT_ACTION
+from envs.sample_keys import MODULE_BATCH_COLUMNS, TRAIN_BATCH_COLUMNS
 
-__all__ = ["TEACHER_ACTION", "TEACHER_REWARD", "AddGTActionToModuleBatch", "AddKDRLColumnsToTrainBatch"]
-
-TEACHER_ACTION = "teacher_action"
-TEACHER_REWARD = "teacher_reward"
-_ZERO_ACTION = np.zeros(4, np.float32)
+__all__ = ["AddGTActionToModuleBatch", "AddKDRLColumnsToTrainBatch"]
 
 
 class AddGTActionToModuleBatch(ConnectorV2):
@@ -41,10 +36,9 @@ class AddGTActionToModuleBatch(ConnectorV2):
     def __call__(self, *, rl_module, batch, episodes, explore=None, shared_data=None, **kwargs):
         for episode in self.single_agent_episode_iterator(episodes):
             info = episode.get_infos(-1) or {}
-            gt = np.asarray(info.get("gt_action", _ZERO_ACTION), dtype=np.float32)
-            self.add_batch_item(batch, GT_ACTION, item_to_add=gt, single_agent_episode=episode)
-            role = np.float32(info.get(ROLE, ROLE_AUTONOMOUS))
-            self.add_batch_item(batch, ROLE, item_to_add=role, single_agent_episode=episode)
+            for column, missing in MODULE_BATCH_COLUMNS.items():
+                item = np.asarray(info.get(column, missing), dtype=np.float32)
+                self.add_batch_item(batch, column, item_to_add=item, single_agent_episode=episode)
         return batch
 
 
@@ -56,16 +50,8 @@ class AddKDRLColumnsToTrainBatch(ConnectorV2):
         for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False):
             n = len(episode)
             infos = episode.get_infos(slice(0, n))
-            gt = np.stack([np.asarray(i.get("gt_action", _ZERO_ACTION), np.float32) for i in infos])
-            teacher = np.stack([np.asarray(i.get(TEACHER_ACTION, _ZERO_ACTION), np.float32) for i in infos])
-            teacher_reward = np.asarray([i.get(TEACHER_REWARD, -1.0) for i in infos], np.float32)
-            role = np.asarray([i.get(ROLE, ROLE_AUTONOMOUS) for i in infos], np.float32)
-            for column, items in (
-                (GT_ACTION, gt),
-                (TEACHER_ACTION, teacher),
-                (TEACHER_REWARD, teacher_reward),
-                (ROLE, role),
-            ):
+            for column, missing in TRAIN_BATCH_COLUMNS.items():
+                items = np.asarray([info.get(column, missing) for info in infos], np.float32)
                 self.add_n_batch_items(
                     batch, column, items_to_add=items, num_items=n, single_agent_episode=episode
                 )

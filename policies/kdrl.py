@@ -71,17 +71,9 @@ class KDRLConfig(IMPALAConfig):
         # KD-RL settings.
         self.distil_weight_decay = 1e-4
         self.rl_loss_scale = 1e-3
-        # None: L_v is scaled like L_π, by rl_loss_scale (the paper). A separate factor lets the value loss
-        # shape the shared layers, which the distillation term otherwise dominates.
-        self.value_loss_scale: float | None = None
         # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
         # which the actor-critic term undid the distillation (README, "What the default run taught us").
         self.policy_lag_correction = True
-        # The paper's critic learns from the autonomous students only. Adding the distilling students'
-        # returns (those of μ, the policy TRAS, TRAST and TRASFUST run) is a switch. It lowered how well v ranks
-        # boxes by overlap (Spearman 0.75 → 0.36 on the default run) and moved TRAST 0.577 → 0.593 but
-        # TRASFUST 0.604 → 0.575.
-        self.critic_from_every_student = False
         self.distil_fraction = 0.5
         self.curriculum = True
         self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
@@ -100,13 +92,11 @@ class KDRLConfig(IMPALAConfig):
         t_max: int | None = NotProvided,
         distil_weight_decay: float | None = NotProvided,
         rl_loss_scale: float | None = NotProvided,
-        value_loss_scale: float | None = NotProvided,
         distil_fraction: float | None = NotProvided,
         curriculum: bool | None = NotProvided,
         curriculum_schedule: dict[str, Any] | None = NotProvided,
         ablation: str | None = NotProvided,
         policy_lag_correction: bool | None = NotProvided,
-        critic_from_every_student: bool | None = NotProvided,
         **kwargs: Any,
     ) -> KDRLConfig:
         """IMPALA's settings plus KD-RL's.
@@ -115,7 +105,6 @@ class KDRLConfig(IMPALAConfig):
             t_max: steps per gradient segment (the rollout fragment length), 5.
             distil_weight_decay: L2 penalty on the distillation term only, 1e-4.
             rl_loss_scale: factor on (L_π + L_v), 1e-3.
-            value_loss_scale: factor on L_v instead of ``rl_loss_scale``; None (default) keeps the paper's.
             distil_fraction: share of distilling students (env runners), ½ (ablations ``kd_only`` and
                 ``gt_only`` make every student distil).
             curriculum: episode-length curriculum on/off (off is the "no curriculum" ablation).
@@ -124,8 +113,6 @@ class KDRLConfig(IMPALAConfig):
             ablation: one of :data:`ABLATIONS` (``policies.student_roles``).
             policy_lag_correction: score autonomous actions with the runner's σ and weight the policy
                 term by V-trace's truncated importance ratio (``policies.kdrl_losses``), True.
-            critic_from_every_student: the value loss sums over every student's steps, not only the
-                autonomous ones', False.
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
         super().training(**kwargs)
@@ -135,8 +122,6 @@ class KDRLConfig(IMPALAConfig):
             self.distil_weight_decay = distil_weight_decay
         if rl_loss_scale is not NotProvided:
             self.rl_loss_scale = rl_loss_scale
-        if value_loss_scale is not NotProvided:
-            self.value_loss_scale = value_loss_scale
         if distil_fraction is not NotProvided:
             self.distil_fraction = distil_fraction
         if curriculum is not NotProvided:
@@ -147,8 +132,6 @@ class KDRLConfig(IMPALAConfig):
             self.ablation = ablation
         if policy_lag_correction is not NotProvided:
             self.policy_lag_correction = policy_lag_correction
-        if critic_from_every_student is not NotProvided:
-            self.critic_from_every_student = critic_from_every_student
         self._sync_env_config()
         return self
 
@@ -181,8 +164,6 @@ class KDRLConfig(IMPALAConfig):
                 self._value_error(f"curriculum_schedule: {error}")
         if self.distil_weight_decay < 0 or self.rl_loss_scale < 0:
             self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
-        if self.value_loss_scale is not None and self.value_loss_scale < 0:
-            self._value_error(f"value_loss_scale must be >= 0 or None, got {self.value_loss_scale}")
         if not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
         if self.rollout_fragment_length == "auto" or int(self.rollout_fragment_length) < 1:

@@ -21,7 +21,10 @@ Terms (sums run over valid steps ``t`` of every row ``b``):
   the last valid step bootstraps from ``v(s_{last+1})``.
 * Advantage actor-critic, n-step advantage ``A_t = R_t − v(s_t)`` (detached)::
 
-      L_π = −Σ_t log π(a_t|s_t) · A_t,   L_v = Σ_t ½ (R_t − v(s_t))²,   L_RL = rl_scale · (L_π + L_v)
+      L_π = −Σ_t log π(a_t|s_t) · A_t,   L_v = Σ_t ½ (R_t − v(s_t))²,   L_RL = 1e-3 · (L_π + L_v)
+
+  The functions here return the unscaled sums; the learner normalises them and applies the 1e-3
+  (``KDRLConfig.rl_loss_scale``).
 
   SPEC writes the one-step advantage ``r_t + γ v(s_{t+1}) − v(s_t)`` in L_π but n-step returns in L_v.
   We use ``R_t − v(s_t)`` in both, as A3C does over t_max-step segments (Mnih et al. 2016, Alg. S3);
@@ -33,10 +36,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from envs.sample_keys import MIN_SIGMA
 
 __all__ = [
     "ActorCriticLoss",
@@ -63,10 +68,8 @@ class DistillationLoss(NamedTuple):
 
 
 class ActorCriticLoss(NamedTuple):
-    """Result of :func:`actor_critic_loss`; unpacks as ``(total, policy_loss, value_loss)``."""
+    """Result of :func:`actor_critic_loss`; unpacks as ``(policy_loss, value_loss)``."""
 
-    total: Tensor
-    """``rl_scale · (policy_loss + value_loss)``."""
     policy_loss: Tensor
     """Unscaled ``L_π``."""
     value_loss: Tensor
@@ -79,7 +82,6 @@ def masked_l1_distillation(
     teacher_reward: Tensor,
     student_reward: Tensor,
     loss_mask: Tensor,
-    reduction: Literal["sum", "mean_over_steps"] = "sum",
 ) -> DistillationLoss:
     """Masked L1 distillation ``Σ_t m_t · Σ_d |a_t^(T)[d] − μ_t[d]|``.
 
@@ -89,11 +91,10 @@ def masked_l1_distillation(
         teacher_reward: ``[B, T]`` reward of the teacher's action against the ground truth.
         student_reward: ``[B, T]`` reward of the student's action against the ground truth.
         loss_mask: ``[B, T]`` bool, True on real steps, False on padding.
-        reduction: ``"sum"`` (SPEC's formula; the learner may normalise it) or ``"mean_over_steps"``
-            (the sum divided by the number of valid steps, at least 1).
 
     Returns:
-        :class:`DistillationLoss` ``(loss, mask_rate)``, both scalars. ``m_t = 1`` only where the
+        :class:`DistillationLoss` ``(loss, mask_rate)``, both scalars; ``loss`` is the sum (the learner
+        normalises it). ``m_t = 1`` only where the
         teacher's reward is STRICTLY greater (a tie keeps the student's action) and the step is valid.
     """
     valid = loss_mask.bool()
@@ -102,15 +103,11 @@ def masked_l1_distillation(
     # `where` rather than a product: padded steps may hold garbage (even NaN) and must not leak.
     loss = torch.where(m, per_step, torch.zeros_like(per_step)).sum()
     n_valid = valid.sum().clamp(min=1)
-    if reduction == "mean_over_steps":
-        loss = loss / n_valid
-    elif reduction != "sum":
-        raise ValueError(f"unknown reduction {reduction!r}")
     mask_rate = m.sum().to(per_step.dtype) / n_valid
     return DistillationLoss(loss=loss, mask_rate=mask_rate.detach())
 
 
-def autonomous_sigma(mu: Tensor, gt_action: Tensor, min_sigma: float = 1e-3) -> Tensor:
+def autonomous_sigma(mu: Tensor, gt_action: Tensor, min_sigma: float = MIN_SIGMA) -> Tensor:
     """Exploration std ``σ = max(|μ − a_gt|, min_sigma)``, not learned (no gradient).
 
     Args:
@@ -217,29 +214,24 @@ def actor_critic_loss(
     values: Tensor,
     returns: Tensor,
     loss_mask: Tensor,
-    rl_scale: float = 1e-3,
     importance_weights: Tensor | None = None,
-    value_mask: Tensor | None = None,
 ) -> ActorCriticLoss:
     """Advantage actor-critic loss with the n-step advantage ``A_t = R_t − v(s_t)``.
 
     ``L_π = −Σ_t log π(a_t|s_t)·A_t`` with A detached (the actor must not train the critic),
-    ``L_v = Σ_t ½ (R_t − v(s_t))²`` with R detached, ``total = rl_scale·(L_π + L_v)``. Sums over the
-    valid steps. See the module docstring for why n-step and not SPEC's one-step advantage.
+    ``L_v = Σ_t ½ (R_t − v(s_t))²`` with R detached. Sums over the valid steps, unscaled (the learner
+    applies the 1e-3). See the module docstring for why n-step and not SPEC's one-step advantage.
 
     Args:
         log_probs: ``[B, T]`` log π(a_t|s_t) (e.g. from :func:`gaussian_log_prob`).
         values: ``[B, T]`` v(s_t).
         returns: ``[B, T]`` R_t (e.g. from :func:`n_step_returns`).
         loss_mask: ``[B, T]`` bool, True on real steps.
-        rl_scale: SPEC's 1e-3 factor on ``(L_π + L_v)``.
         importance_weights: optional ``[B, T]`` weights ``ρ_t`` on the policy term (detached), e.g. the
             truncated ratios of :func:`truncated_importance_weights`: ``L_π = −Σ_t ρ_t·log π(a_t|s_t)·A_t``.
-        value_mask: optional ``[B, T]`` bool, the steps ``L_v`` sums over (default ``loss_mask``): the
-            critic may learn from more students than the actor-critic policy term.
 
     Returns:
-        :class:`ActorCriticLoss` ``(total, policy_loss, value_loss)``, scalars; the parts are unscaled.
+        :class:`ActorCriticLoss` ``(policy_loss, value_loss)``, scalars.
     """
     valid = loss_mask.bool()
     returns = returns.detach()
@@ -248,9 +240,8 @@ def actor_critic_loss(
         advantages = advantages * importance_weights.detach()
     zero = torch.zeros_like(log_probs)
     policy_loss = -torch.where(valid, log_probs * advantages, zero).sum()
-    critic_valid = valid if value_mask is None else value_mask.bool()
-    value_loss = torch.where(critic_valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
-    return ActorCriticLoss(rl_scale * (policy_loss + value_loss), policy_loss, value_loss)
+    value_loss = torch.where(valid, 0.5 * (returns - values).pow(2), torch.zeros_like(values)).sum()
+    return ActorCriticLoss(policy_loss, value_loss)
 
 
 def truncated_importance_weights(log_probs: Tensor, behaviour_log_probs: Tensor, clip: float = 1.0) -> Tensor:

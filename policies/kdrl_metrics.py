@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
+from envs.sample_keys import CURRICULUM_LENGTH, IOU, ROLE
 from policies.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
@@ -34,8 +35,7 @@ from policies.kdrl_learner import (
     TEACHER_L1,
     VALUE_LOSS,
 )
-from policies.student_env import CURRICULUM_LENGTH
-from policies.student_roles import ROLE, ROLE_NAMES
+from policies.student_roles import ROLE_NAMES
 
 __all__ = ["SUMMARY_KEYS", "KDRLMetricsCallback", "episode_metrics", "summarize"]
 
@@ -59,7 +59,7 @@ def episode_metrics(chunks: list) -> dict[str, float]:
         infos = chunk.get_infos()
         if not first_info and infos:
             first_info = infos[0]
-        ious.extend(float(info.get("iou", math.nan)) for info in infos[1:])
+        ious.extend(float(info.get(IOU, math.nan)) for info in infos[1:])
         rewards.extend(float(r) for r in chunk.get_rewards())
     return {
         "mean_iou": float(np.mean(ious)) if ious else math.nan,

@@ -5,23 +5,13 @@ and hands it an ``EnvContext`` holding the runner's ``worker_index`` and ``num_w
 of one runner gets the same context, so a role is per runner (RLLIB-NOTES); each sub-env keeps its own
 curriculum.
 
-:class:`StudentEnv` adds to every info:
+:class:`StudentEnv` adds to every info (``envs.sample_keys.STUDENT_INFO_KEYS``):
 
 * ``role``: the student's role for this episode (``policies.student_roles``), which decides its loss;
 * ``curriculum_length``: the clip length (frames) this episode was drawn with.
 
 With the curriculum on, each ``reset`` asks the clip source for a clip of the curriculum's current length
 (``TrackingEnv.reset(options={"clip_length": n})``); the env's own ``clip_length`` is the ceiling.
-
-A student that does not distil from teachers (autonomous, or learning the ground truth) needs no teacher
-boxes, so it can draw its episodes from every training video rather than from the β-filtered transfer
-set: give ``teacherless_clip_source`` and its episodes come from there
-(``TrackingEnv.reset(options={"clip_source": ...})``).
-
-Autonomous students may be handed a teacher's box now and then, as TRAST does at tracking time: give
-``handover_prob`` and their episodes run with ``TrackingEnv.reset(options={"handover_prob": p})`` (see
-``TrackingEnv``'s "Hand-overs"). Their critic then learns the value of states built on teachers' boxes,
-which TRAST and TRASFUST ask it for, and not only of states built on the student's own boxes.
 """
 
 from __future__ import annotations
@@ -30,18 +20,22 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.clip_sources import ClipSource
+from envs.sample_keys import (
+    CLIP_LENGTH_OPTION,
+    CURRICULUM_LENGTH,
+    HAS_TEACHER,
+    NO_TEACHER_REWARD,
+    ROLE,
+    TEACHER_REWARD,
+)
 from policies.curriculum import EpisodeLengthCurriculum
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ablation_roles, runner_distils
+from policies.student_roles import ablation_roles, runner_distils
 
 __all__ = [
     "ABLATION_KEY",
     "CURRICULUM_KEY",
-    "CURRICULUM_LENGTH",
     "DISTIL_FRACTION_KEY",
     "ENV_NAME",
-    "HANDOVER_PROB_KEY",
-    "TEACHERLESS_CLIP_SOURCE_KEY",
     "StudentEnv",
     "make_kdrl_env",
 ]
@@ -53,11 +47,6 @@ ABLATION_KEY = "kdrl_ablation"
 CURRICULUM_KEY = "kdrl_curriculum"
 """``env_config`` keys set by ``KDRLConfig``: the distilling share, the ablation, and the curriculum
 schedule (``None`` when the curriculum is off)."""
-TEACHERLESS_CLIP_SOURCE_KEY = "teacherless_clip_source"
-"""``env_config`` key of the clip source of students that do not distil from teachers (optional)."""
-HANDOVER_PROB_KEY = "kdrl_handover_prob"
-"""``env_config`` key of the per-step hand-over probability of autonomous students (optional, default 0)."""
-CURRICULUM_LENGTH = "curriculum_length"
 
 
 class StudentEnv(gym.Wrapper):
@@ -71,14 +60,8 @@ class StudentEnv(gym.Wrapper):
         distil_fraction: float = 0.5,
         ablation: str = "kd_rl",
         curriculum: dict | None = None,
-        teacherless_clip_source: ClipSource | None = None,
-        handover_prob: float = 0.0,
     ):
         super().__init__(env)
-        if not 0.0 <= handover_prob <= 1.0:
-            raise ValueError(f"handover_prob must lie in [0, 1], got {handover_prob}")
-        self.teacherless_clip_source = teacherless_clip_source
-        self.handover_prob = float(handover_prob)
         self.worker_index = int(worker_index)
         self.num_workers = int(num_workers)
         self.distil_role, self.other_role, all_distil = ablation_roles(ablation)
@@ -94,20 +77,16 @@ class StudentEnv(gym.Wrapper):
         self._episode_rewards: list[float] = []
         self._teacher_rewards: list[float] = []
         self._has_teacher: list[bool] = []
-        self._pending: tuple[float, bool] = (-1.0, False)
+        self._pending: tuple[float, bool] = (NO_TEACHER_REWARD, False)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._episode += 1
         distils = runner_distils(self.worker_index, self.num_workers, self.distil_fraction, self._episode)
         self.role = self.distil_role if distils else self.other_role
         options = dict(options or {})
-        if self.curriculum is not None and "clip_length" not in options:
-            options["clip_length"] = self.curriculum.length
-        if self.role != ROLE_DISTIL and self.teacherless_clip_source is not None:
-            options.setdefault("clip_source", self.teacherless_clip_source)
-        if self.role == ROLE_AUTONOMOUS and self.handover_prob > 0:
-            options.setdefault("handover_prob", self.handover_prob)
-        self.length = int(options.get("clip_length", self.env.unwrapped.clip_length))
+        if self.curriculum is not None and CLIP_LENGTH_OPTION not in options:
+            options[CLIP_LENGTH_OPTION] = self.curriculum.length
+        self.length = int(options.get(CLIP_LENGTH_OPTION, self.env.unwrapped.clip_length))
         self._episode_rewards, self._teacher_rewards, self._has_teacher = [], [], []
         obs, info = self.env.reset(seed=seed, options=options)
         return obs, self._tag(info)
@@ -124,7 +103,10 @@ class StudentEnv(gym.Wrapper):
         return obs, reward, terminated, truncated, self._tag(info)
 
     def _tag(self, info: dict[str, Any]) -> dict[str, Any]:
-        self._pending = (float(info.get("teacher_reward", -1.0)), bool(info.get("has_teacher", False)))
+        self._pending = (
+            float(info.get(TEACHER_REWARD, NO_TEACHER_REWARD)),
+            bool(info.get(HAS_TEACHER, False)),
+        )
         return {**info, ROLE: self.role, CURRICULUM_LENGTH: self.length}
 
 
@@ -135,19 +117,15 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
     zero-argument callable returning one, which keeps checkpoints small; default the synthetic source),
     ``clip_length``, ``crop_size``, ``context`` (TrackingEnv's arguments), and the ``KDRLConfig`` keys
     :data:`DISTIL_FRACTION_KEY` (default ½), :data:`ABLATION_KEY` (default ``kd_rl``),
-    :data:`CURRICULUM_KEY` (default off), :data:`TEACHERLESS_CLIP_SOURCE_KEY` (a source or a
-    zero-argument callable, like ``clip_source``; default none) and :data:`HANDOVER_PROB_KEY` (default 0).
-    Any other key is an error.
+    and :data:`CURRICULUM_KEY` (default off). Any other key is an error.
     """
     from envs.tracking_env import TrackingEnv
 
     config = dict(env_config or {})
     source = _built(config.pop("clip_source", None))
-    teacherless_source = _built(config.pop(TEACHERLESS_CLIP_SOURCE_KEY, None))
     fraction = float(config.pop(DISTIL_FRACTION_KEY, 0.5))
     ablation = config.pop(ABLATION_KEY, "kd_rl")
     curriculum = config.pop(CURRICULUM_KEY, None)
-    handover_prob = float(config.pop(HANDOVER_PROB_KEY, 0.0))
     # Every other key goes to TrackingEnv, so that a misspelt setting is an error, not silently ignored.
     env = TrackingEnv(clip_source=source, **config)
     return StudentEnv(
@@ -157,8 +135,6 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
         distil_fraction=fraction,
         ablation=ablation,
         curriculum=curriculum,
-        teacherless_clip_source=teacherless_source,
-        handover_prob=handover_prob,
     )
 
 

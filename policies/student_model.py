@@ -9,9 +9,10 @@ Architecture: both crops go through ONE backbone (shared weights, a single batch
 ``B·T·2`` crops) → the two flattened maps are concatenated → FC + ReLU → FC + ReLU → LSTM (one layer,
 batch-first) → actor head (4, the action mean μ) and critic head (1, the value v).
 
-With ``separate_critic`` (a departure from the paper, see :class:`StudentPreset`) the critic has its own
-FC → FC → LSTM trunk on the same backbone maps; the recurrent state is then the actor's and the critic's
-states side by side, ``(h, c)`` each ``(B, 2H)``, so every caller keeps handling one ``(h, c)`` pair.
+With ``separate_critic`` (a departure from the paper, see :class:`StudentPreset`; the preset
+``small-separate-critic``) the critic has its own FC → FC → LSTM trunk on the same backbone maps; the
+recurrent state is then the actor's and the critic's states side by side, ``(h, c)`` each ``(B, 2H)``,
+so every caller keeps handling one ``(h, c)`` pair.
 
 The actor head is linear, with no tanh: the paper's reference implementation clamps the predicted
 action to [-1, 1] at tracking time, and a linear μ keeps the gradient alive when the target offset sits
@@ -26,7 +27,7 @@ independent of the rest of the batch, so one call over T steps equals T calls of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -59,8 +60,8 @@ class StudentPreset:
     loss, so in a shared trunk the critic is a linear read-out of the actor's features, and TRAST's
     hand-overs inherit the actor's mistakes. RAdam normalises each parameter's step, so a trunk that only
     the value loss reaches learns at the full rate. Measured on the default run (README, "What the default
-    run taught us", item 14; ``TrainConfig.separate_critic``): better hand-overs and TRASFUST, not TRAST,
-    and a weaker TRAS."""
+    run taught us", item 14; the preset ``small-separate-critic``): better hand-overs and TRASFUST, not
+    TRAST, and a weaker TRAS, so the paper's shared critic stays the default."""
 
 
 PRESETS: dict[str, StudentPreset] = {
@@ -70,6 +71,9 @@ PRESETS: dict[str, StudentPreset] = {
     # (the tracker relies on the LSTM state) but narrower, so one CPU thread still gives enough samples.
     "small": StudentPreset(backbone="small", crop_size=64, fc_width=256, lstm_width=256),
 }
+# The small student with the critic's own trunk (see StudentPreset.separate_critic): it chooses among
+# teachers better (TRASFUST) at the cost of TRAS.
+PRESETS["small-separate-critic"] = replace(PRESETS["small"], separate_critic=True)
 
 
 def preset(name: str) -> StudentPreset:

@@ -1,7 +1,8 @@
 """What each student (env runner) learns from: its role, and how the ablations of SPEC Table 2 set it.
 
-A role is fixed for a whole episode and travels with every step (``info["role"]`` → the train-batch
-column :data:`ROLE`), so the learner picks each row's loss from the data alone:
+A role is fixed for a whole episode and travels with every step (the info key and train-batch column
+``envs.sample_keys.ROLE``, whose codes are defined there too), so the learner picks each row's loss from
+the data alone:
 
 ======================  =======================================================  =====================
 role                    loss on its steps                                        how the student acts
@@ -28,22 +29,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = [
-    "ABLATIONS",
-    "ROLE",
-    "ROLE_AUTONOMOUS",
-    "ROLE_DISTIL",
-    "ROLE_DISTIL_GT",
-    "ROLE_NAMES",
-    "ablation_roles",
-    "runner_distils",
-]
+from envs.sample_keys import ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 
-ROLE = "role"
-"""Info key and train-batch column holding a step's role."""
-ROLE_AUTONOMOUS = 0
-ROLE_DISTIL = 1
-ROLE_DISTIL_GT = 2
+__all__ = ["ABLATIONS", "ROLE_NAMES", "ablation_roles", "runner_distils"]
+
 ROLE_NAMES = {ROLE_AUTONOMOUS: "autonomous", ROLE_DISTIL: "distil", ROLE_DISTIL_GT: "distil_gt"}
 
 ABLATIONS = ("kd_rl", "gt_only", "kd_gt", "kd_only")

@@ -4,16 +4,15 @@ Batch layout (stateful module, after ``AddOneTsToEpisodesAndTruncate`` and
 ``AddTimeDimToBatchAndZeroPad``): one row per t_max chunk of an episode (``max_seq_len ≥ t_max + 1`` is
 enforced by ``KDRLConfig.validate``), every column ``[B, T]`` (actions ``[B, T, 4]``), the last valid
 position of a row (``seq_lens − 1``) is the appended bootstrap step and ``loss_mask`` is False there and
-on padding. The ``role`` column (``policies.connectors``) says which loss a row's steps get:
+on padding. The ``role`` column (``envs.sample_keys.ROLE``) says which loss a row's steps get:
 
 * teacher-distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)``;
 * ground-truth rows (ablations ``kd_gt``/``gt_only``): the same L1 with ``a_gt`` as the target;
 * ``l2_penalty(θ, 1e-4)`` once per batch that holds steps of either distilling kind;
 * autonomous rows: ``gaussian_log_prob(a, μ, σ = |μ − a_gt|)`` and n-step returns with γ, bootstrapped
-  from ``v`` at the bootstrap step (zero past a terminal), ``actor_critic_loss(..., rl_scale)``; with
-  ``policy_lag_correction`` (the default) σ is the one the runner sampled with and the policy term is
-  weighted by V-trace's truncated importance ratio (see the comment in the loss); with
-  ``critic_from_every_student`` (off by default) L_v also sums over the distilling students' steps.
+  from ``v`` at the bootstrap step (zero past a terminal), ``rl_loss_scale · (L_π + L_v)`` from
+  ``actor_critic_loss``; with ``policy_lag_correction`` (the default) σ is the one the runner sampled with
+  and the policy term is weighted by V-trace's truncated importance ratio (see the comment in the loss).
 
 Normalisation: SPEC's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
 holds many segments, so each sum is divided by the number of rows (segments) of its role: the loss is
@@ -31,7 +30,16 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
-from policies.connectors import TEACHER_ACTION, TEACHER_REWARD
+from envs.sample_keys import (
+    GT_ACTION,
+    MIN_SIGMA,
+    ROLE,
+    ROLE_AUTONOMOUS,
+    ROLE_DISTIL,
+    ROLE_DISTIL_GT,
+    TEACHER_ACTION,
+    TEACHER_REWARD,
+)
 from policies.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
@@ -57,8 +65,6 @@ from policies.kdrl_losses import (
     n_step_returns,
     truncated_importance_weights,
 )
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
-from policies.torch.student_torch_rl_module import GT_ACTION, MIN_SIGMA
 
 __all__ = ["KDRLTorchLearner"]
 
@@ -141,15 +147,9 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             config.gamma,
             seq_lens=batch[Columns.SEQ_LENS],
         )
-        # The critic is what TRAST and TRASFUST rank states with, and they act with μ as the distilling
-        # students do: with critic_from_every_student their returns train it too (the paper: autonomous only).
-        critic_steps = loss_mask if config.critic_from_every_student else auto_steps
-        ac = actor_critic_loss(
-            log_probs, values, returns, auto_steps, config.rl_loss_scale, weights, value_mask=critic_steps
-        )
-        value_scale = config.rl_loss_scale if config.value_loss_scale is None else config.value_loss_scale
-        rl_loss = config.rl_loss_scale * ac.policy_loss / _rows(auto_steps) + value_scale * (
-            ac.value_loss / _rows(critic_steps)
+        ac = actor_critic_loss(log_probs, values, returns, auto_steps, importance_weights=weights)
+        rl_loss = config.rl_loss_scale * ac.policy_loss / _rows(auto_steps) + config.rl_loss_scale * (
+            ac.value_loss / _rows(auto_steps)
         )
 
         total = distil_loss + gt_loss + penalty + rl_loss
@@ -174,8 +174,7 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             stats[POLICY_LOSS] = (ac.policy_loss / _rows(auto_steps)).detach()
             if weights is not None:
                 stats[IMPORTANCE_WEIGHT] = _mean(weights, auto_steps)
-        if bool(critic_steps.any()):
-            stats[VALUE_LOSS] = (ac.value_loss / _rows(critic_steps)).detach()
+            stats[VALUE_LOSS] = (ac.value_loss / _rows(auto_steps)).detach()
         self.metrics.log_dict(stats, key=module_id, window=1)
         return total
 

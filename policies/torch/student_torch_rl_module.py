@@ -8,10 +8,10 @@ the network's ``state_width``.
 Action distribution: RLlib's default diagonal Gaussian for a Box action space (``TorchDiagGaussian``),
 fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of SPEC (KD-RL):
 
-- when the batch carries the ground-truth action column :data:`GT_ACTION` (``(B, T, 4)``),
+- when the batch carries the ground-truth action column ``envs.sample_keys.GT_ACTION`` (``(B, T, 4)``),
   ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
   ground truth, and the detach keeps σ out of the gradient (it is a schedule, not a learnt output);
-- except on the steps of distilling students (the ``role`` column, ``policies.student_roles``), and
+- except on the steps of distilling students (the ``role`` column, ``envs.sample_keys.ROLE``), and
   without a ground-truth action (deployment, plain inference): there σ = ``MIN_SIGMA``, so sampling
   returns μ to within 1e-3 and the log-probabilities stay finite.
 
@@ -19,16 +19,18 @@ A module-to-env connector cannot set σ (the action is sampled before custom pie
 is computed here, where both runner and learner compute it the same way (see RLLIB-NOTES).
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
-``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
-``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18``
-state-dict file for the ResNet-18 backbone, read from this local path: nothing is downloaded). RLlib
-itself reads ``"max_seq_len"``, which must be at least ``rollout_fragment_length + 1``.
+``"small"``), optionally overridden field by field with any field of
+:class:`~policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
+the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"imagenet_weights"``
+(a torchvision ``resnet18`` state-dict file for the ResNet-18 backbone, read from this local path:
+nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
+``rollout_fragment_length + 1``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,17 +40,13 @@ from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.annotations import override
 
+from envs.sample_keys import GT_ACTION, MIN_SIGMA, ROLE, ROLE_AUTONOMOUS
 from policies.student_model import StudentNetwork, StudentPreset, preset
-from policies.student_roles import ROLE, ROLE_AUTONOMOUS
 
-__all__ = ["DEFAULT_PRESET", "GT_ACTION", "MIN_SIGMA", "StudentTorchRLModule", "student_config"]
+__all__ = ["DEFAULT_PRESET", "StudentTorchRLModule", "student_config"]
 
-GT_ACTION = "gt_action"
-"""Batch column with the ground-truth action ``(B, T, 4)``; when present it sets σ (see module doc)."""
-MIN_SIGMA = 1e-3
-"""Floor of σ, and σ itself when no ground-truth action is given."""
 DEFAULT_PRESET = "small"
-_FIELDS = ("backbone", "crop_size", "fc_width", "lstm_width", "separate_critic")
+_FIELDS = tuple(field.name for field in fields(StudentPreset))
 
 
 def student_config(model_config: Any) -> StudentPreset:

@@ -81,62 +81,10 @@ def test_clip_length_option_shortens_the_episode(square_source):
     assert terminations == [False, False, True]
     with pytest.raises(RuntimeError, match="the episode has ended"):
         env.step(np.zeros(4))
-
-
-def test_clip_source_option_draws_one_episode_from_another_source(square_source):
-    other = SequenceClipSource([make_moving_square_sequence(num_frames=9)])
-    env = TrackingEnv(square_source, clip_length=32, crop_size=16)
-    env.reset(seed=0, options={"clip_source": other})
-    assert len(env._clip) == 9
-    env.reset()
-    assert len(env._clip) != 9  # back to the env's own source
-    with pytest.raises(TypeError, match="reset option clip_source must be a ClipSource, got list"):
-        env.reset(options={"clip_source": [other]})
-
-
-def test_a_hand_over_builds_the_next_state_on_a_teachers_box_and_keeps_the_agents_reward():
-    sequence = make_moving_square_sequence(num_frames=8)
-    teacher = sequence.gt_boxes + [2.0, 1.0, 0.0, 0.0]
-    failed = np.full_like(sequence.gt_boxes, np.nan)  # a teacher that never has a usable box
-    source = SequenceClipSource([sequence], [{"shifted": teacher, "failed": failed}])
-    env = TrackingEnv(source, clip_length=8, crop_size=16)
-    _, info = env.reset(seed=0, options={"handover_prob": 1.0})
-    assert info["handed_over"] == ""
-    for t in range(1, 7):
-        _, r, _, _, next_info = env.step(np.zeros(4))
-        # The reward is the agent's own: it stood still on b_{t-1}.
-        assert r == reward(info["box"].astype(float), sequence.gt_boxes[t])
-        assert next_info["handed_over"] == "shifted"
-        np.testing.assert_allclose(next_info["box"], teacher[t], rtol=1e-6)
-        np.testing.assert_array_equal(
-            next_info["gt_action"], action_between(teacher[t], sequence.gt_boxes[t + 1]).astype(np.float32)
-        )
-        info = next_info
-    # At termination there is no next state to hand over.
-    assert env.step(np.zeros(4))[4]["handed_over"] == ""
-
-
-def test_hand_overs_happen_at_their_rate_and_never_without_teachers(square_source):
-    sequence = make_moving_square_sequence(num_frames=40)
-    source = SequenceClipSource([sequence], [{"copy": sequence.gt_boxes.copy()}])
-    env = TrackingEnv(source, clip_length=40, crop_size=16)
-    handed = 0
-    for episode in range(10):
-        env.reset(seed=episode, options={"handover_prob": 0.25})
-        handed += sum(bool(env.step(np.zeros(4))[4]["handed_over"]) for _ in range(38))
-    assert 0.15 < handed / 380 < 0.35
-    # Without teacher boxes nothing is handed over, and no random draw changes the episode's clips.
-    plain = TrackingEnv(square_source, clip_length=6, crop_size=16)
-    with_option = TrackingEnv(square_source, clip_length=6, crop_size=16)
-    for env_, options in [(plain, {}), (with_option, {"handover_prob": 1.0})]:
-        env_.reset(seed=4, options=options)
-        assert not any(env_.step(np.zeros(4))[4]["handed_over"] for _ in range(5))
-    assert (
-        plain.reset()[1]["gt_box"].tolist()
-        == with_option.reset(options={"handover_prob": 1.0})[1]["gt_box"].tolist()
-    )
-    with pytest.raises(ValueError, match=r"reset option handover_prob must lie in \[0, 1\], got 1.5"):
-        env.reset(options={"handover_prob": 1.5})
+    with pytest.raises(
+        ValueError, match=r"unknown reset option\(s\) \['handover_prob'\]; the only option is"
+    ):
+        env.reset(options={"handover_prob": 0.2})
 
 
 def test_teacher_info_picks_the_best_teacher_per_frame():

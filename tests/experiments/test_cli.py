@@ -96,9 +96,9 @@ def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("flags", "expected"), [([], None), (["--separate-critic"], True), (["--no-separate-critic"], False)]
+    ("flags", "expected"), [([], "small"), (["--preset", "small-separate-critic"], "small-separate-critic")]
 )
-def test_train_separate_critic_flag_reaches_the_config(tmp_path, monkeypatch, flags, expected):
+def test_train_preset_flag_reaches_the_config(tmp_path, monkeypatch, flags, expected):
     import experiments.train_pipeline as train_pipeline
 
     seen = {}
@@ -106,4 +106,4 @@ def test_train_separate_critic_flag_reaches_the_config(tmp_path, monkeypatch, fl
         train_pipeline, "run_training_pipeline", lambda config, out, resume: seen.update(c=config)
     )
     main(["train", "--out", str(tmp_path), *flags])
-    assert seen["c"].separate_critic is expected
+    assert seen["c"].preset == expected

@@ -9,24 +9,10 @@ import numpy as np
 import pytest
 
 from envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from envs.sample_keys import CURRICULUM_LENGTH, ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 from policies.kdrl_metrics import episode_metrics, summarize
-from policies.student_env import (
-    ABLATION_KEY,
-    CURRICULUM_KEY,
-    CURRICULUM_LENGTH,
-    DISTIL_FRACTION_KEY,
-    HANDOVER_PROB_KEY,
-    TEACHERLESS_CLIP_SOURCE_KEY,
-    make_kdrl_env,
-)
-from policies.student_roles import (
-    ROLE,
-    ROLE_AUTONOMOUS,
-    ROLE_DISTIL,
-    ROLE_DISTIL_GT,
-    ablation_roles,
-    runner_distils,
-)
+from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, make_kdrl_env
+from policies.student_roles import ablation_roles, runner_distils
 
 
 def _source(teacher: bool = True) -> SequenceClipSource:
@@ -112,45 +98,6 @@ def test_without_curriculum_episodes_use_the_env_clip_length():
     )
     role, n, _ = _episode(env, seed=0)
     assert (role, n) == (ROLE_AUTONOMOUS, 6)
-
-
-@pytest.mark.parametrize(
-    ("ablation", "from_all_videos"),
-    [("kd_rl", [False, True]), ("kd_gt", [False, True]), ("kd_only", [False, False])],
-)
-def test_students_that_do_not_distil_draw_from_the_teacherless_source(ablation, from_all_videos):
-    # The transfer set's clips carry teacher boxes; the clips of "every video" have none.
-    teacherless = synthetic_clip_source(num_videos=1, num_frames=40, seed=9)
-    env = make_kdrl_env(
-        {
-            "clip_source": _source(),
-            "crop_size": 32,
-            "clip_length": 6,
-            ABLATION_KEY: ablation,
-            TEACHERLESS_CLIP_SOURCE_KEY: lambda: teacherless,  # a callable, as build_algorithm_config gives
-        }
-    )
-    drawn = []
-    for k in range(2):
-        env.reset(seed=0 if k == 0 else None)
-        clip = env.unwrapped._clip
-        drawn.append(teacherless.sequences[0].name in clip.name)
-        assert bool(clip.teacher_boxes) != drawn[-1]
-    assert drawn == from_all_videos
-
-
-def test_only_autonomous_students_are_handed_teacher_boxes():
-    env = make_kdrl_env(
-        {"clip_source": _source(), "crop_size": 32, "clip_length": 12, HANDOVER_PROB_KEY: 1.0}
-    )
-    handed = {}
-    for k in range(4):  # a lone runner alternates distilling and autonomous episodes
-        role, _, infos = _episode(env, seed=0 if k == 0 else None)
-        handed.setdefault(role, []).append(sum(bool(info["handed_over"]) for info in infos))
-    assert handed[ROLE_AUTONOMOUS] == [10, 10]  # every step but the last (no next state) of 11
-    assert handed[ROLE_DISTIL] == [0, 0]
-    with pytest.raises(ValueError, match=r"handover_prob must lie in \[0, 1\], got -0.5"):
-        make_kdrl_env({"clip_source": _source(), HANDOVER_PROB_KEY: -0.5})
 
 
 class _Chunk:

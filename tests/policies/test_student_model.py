@@ -8,8 +8,9 @@ import pytest
 import torch
 from ray.rllib.core.columns import Columns
 
+from envs.sample_keys import GT_ACTION, MIN_SIGMA
 from policies.student_model import PRESETS, StudentNetwork, preset
-from policies.torch.student_torch_rl_module import GT_ACTION, MIN_SIGMA, StudentTorchRLModule
+from policies.torch.student_torch_rl_module import StudentTorchRLModule
 
 # Two cores: one torch thread per process avoids oversubscription when tests run beside other work.
 torch.set_num_threads(1)
@@ -158,13 +159,21 @@ def test_module_initial_state_is_unbatched() -> None:
     assert state["h"].shape == state["c"].shape == (SMALL.lstm_width,)
 
 
-@pytest.mark.parametrize("separate_critic", [False, True])
-def test_module_model_config_chooses_the_critic_trunk(separate_critic: bool) -> None:
+@pytest.mark.parametrize(
+    ("model_config", "separate_critic"),
+    [
+        ({"preset": "small"}, False),
+        ({"preset": "small-separate-critic"}, True),
+        # The model_config of a checkpoint written before the preset existed.
+        ({"preset": "small", "separate_critic": True}, True),
+    ],
+)
+def test_module_model_config_chooses_the_critic_trunk(model_config: dict, separate_critic: bool) -> None:
     module = StudentTorchRLModule(
         observation_space=gym.spaces.Box(0, 255, (2, 64, 64, 3), np.uint8),
         action_space=gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
         inference_only=False,
-        model_config={"preset": "small", "max_seq_len": 33, "separate_critic": separate_critic},
+        model_config={**model_config, "max_seq_len": 33},
     )
     width = (2 if separate_critic else 1) * SMALL.lstm_width
     assert module.net.config.separate_critic is separate_critic
