@@ -130,7 +130,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         env_config[TEACHERLESS_CLIP_SOURCE_KEY] = functools.partial(gt_clip_source, config.dataset)
     if config.handover_prob > 0 and config.ablation != "gt_only":
         env_config[HANDOVER_PROB_KEY] = config.handover_prob
-    model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
+    model_config = {"preset": config.preset}  # KDRLConfig derives max_seq_len from t_max
     if config.separate_critic is not None:
         model_config["separate_critic"] = config.separate_critic
     if config.imagenet_weights:

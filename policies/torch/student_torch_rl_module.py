@@ -22,7 +22,8 @@ is computed here, where both runner and learner compute it the same way (see RLL
 ``"small"``), optionally overridden field by field with ``"backbone"``, ``"crop_size"``, ``"fc_width"``,
 ``"lstm_width"``, ``"separate_critic"``, and ``"imagenet_weights"`` (a torchvision ``resnet18``
 state-dict file for the ResNet-18 backbone, read from this local path: nothing is downloaded). RLlib
-itself reads ``"max_seq_len"``, which must be at least ``rollout_fragment_length + 1``.
+itself reads ``"max_seq_len"``, which ``KDRLConfig`` derives from t_max
+(``policies.kdrl.max_seq_len_for``).
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.placement_strategy == "SPREAD"
     assert algo.custom_resources_per_env_runner == {"env_runner_node": 0.001}
     assert algo.custom_resources_per_learner == {"learner_node": 0.001}
-    assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
+    assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 9, 2e-3)
     assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
     assert (algo.critic_from_every_student, algo.value_loss_scale) == (True, 0.01)
     defaults = build_algorithm_config(TrainConfig(), tmp_path)
