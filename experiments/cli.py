@@ -414,7 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
     train.add_argument("--resume", action="store_true", help="continue the stopped run in --out")
     train.add_argument("--quick", action="store_true", help="a few-minute run on tiny data (smoke test)")
-    train.add_argument("--preset", choices=["small", "paper"], help="student size (default small)")
+    train.add_argument(
+        "--preset",
+        choices=["small", "paper"],
+        help="student size (default small; paper needs --imagenet-weights)",
+    )
     train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
     train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
     train.add_argument(
@@ -468,7 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=json.loads,
         help='custom resources per learner actor, JSON: {"learner_node": 0.001}',
     )
-    train.add_argument("--imagenet-weights", help="torchvision resnet18 weights file for --preset paper")
+    train.add_argument(
+        "--imagenet-weights",
+        help="torchvision resnet18 weights file, required by --preset paper (its batch norm is not trained)",
+    )
     train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)

@@ -234,3 +234,28 @@ def test_the_envs_of_one_runner_share_one_clip_source(tmp_path, monkeypatch):
     ]()
     assert other is not first and len(reads) == 2
     student_training.transfer_clip_source.cache_clear()
+
+
+def test_the_paper_preset_without_imagenet_weights_is_refused(tmp_path, capsys, monkeypatch):
+    message = (
+        r"preset 'paper' needs imagenet_weights \(--imagenet-weights FILE, torchvision's resnet18-f37072fd.pth "
+        r"from https://download.pytorch.org/models/resnet18-f37072fd.pth\): its batch norm runs on stored "
+        r"statistics, which a backbone trained from scratch would keep at their initial mean 0 and variance 1; "
+        r"use preset 'small' to train from scratch"
+    )
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        TrainConfig(preset="paper").validate()
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    weights.write_bytes(b"")  # validate checks that the file exists; the module reads it
+    TrainConfig(preset="paper", imagenet_weights=str(weights)).validate()
+    TrainConfig(preset="small").validate()  # group norm: nothing to freeze
+    assert main(["train", "--preset", "paper", "--out", str(tmp_path / "run")]) == 2
+    assert "error: preset 'paper' needs imagenet_weights" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setenv("COLUMNS", "300")  # argparse wraps help to the terminal, even inside a word
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "paper needs --imagenet-weights" in help_text
+    assert "required by --preset paper" in help_text
+
