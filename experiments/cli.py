@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--preset",
         choices=list(PRESETS),
-        help="student size (default small; small-separate-critic gives the critic its own trunk)",
+        help="student size (default small; small-separate-critic gives the critic its own trunk; paper needs "
+        "--imagenet-weights)",
     )
     train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
     train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
@@ -455,7 +456,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=json.loads,
         help='custom resources per learner actor, JSON: {"learner_node": 0.001}',
     )
-    train.add_argument("--imagenet-weights", help="torchvision resnet18 weights file for --preset paper")
+    train.add_argument(
+        "--imagenet-weights",
+        help="torchvision resnet18 weights file, required by --preset paper (its batch norm is not trained)",
+    )
     train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)

@@ -126,7 +126,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         "crop_size": preset(config.preset).crop_size,
         "clip_length": config.clip_length,
     }
-    model_config = {"preset": config.preset, "max_seq_len": config.t_max + 1}
+    model_config = {"preset": config.preset}  # KDRLConfig derives max_seq_len from t_max
     if config.imagenet_weights:
         model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
     algo_config = (

@@ -203,6 +203,22 @@ class TrainConfig:
                 raise ConfigError(message)
         if self.imagenet_weights is not None and not Path(self.imagenet_weights).is_file():
             raise ConfigError(f"imagenet_weights file {self.imagenet_weights} does not exist")
+        if self.imagenet_weights is None:
+            from torch import nn
+
+            from policies.backbones import RESNET18_IMAGENET_URL, make_backbone
+            from policies.student_model import preset
+
+            # The student's batch norm runs on stored statistics (policies.student_model): a backbone that
+            # has batch norm and starts from scratch would keep its initial ones (mean 0, variance 1).
+            backbone = make_backbone(preset(self.preset).backbone)
+            if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in backbone.modules()):
+                raise ConfigError(
+                    f"preset {self.preset!r} needs imagenet_weights (--imagenet-weights FILE, torchvision's "
+                    f"{RESNET18_IMAGENET_URL.rsplit('/', 1)[-1]} from {RESNET18_IMAGENET_URL}): its batch norm "
+                    "runs on stored statistics, which a backbone trained from scratch would keep at their initial "
+                    "mean 0 and variance 1; use preset 'small' to train from scratch"
+                )
         return self
 
     def teachers_list(self) -> list[str]:

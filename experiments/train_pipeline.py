@@ -21,11 +21,14 @@ Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``validation_teachers/`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
 import time
 from pathlib import Path
+
+import numpy as np
 
 from experiments.train_config import ConfigError, TrainConfig
 
@@ -35,6 +38,7 @@ __all__ = [
     "run_teachers",
     "run_training_pipeline",
     "run_validation_teachers",
+    "shared_split_warnings",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,50 @@ _RESUMABLE_CHANGES = {
     "num_teacher_actors",
     "address",
 }
+
+
+# Two of the three datasets holding the same videos, and what that spoils.
+_SPLIT_PAIRS = {
+    ("dataset", "validation_dataset"): "the best checkpoint would be chosen on videos the student trained on",
+    ("dataset", "test_dataset"): "the test scores would be measured on videos the student trained on",
+    ("validation_dataset", "test_dataset"): "the checkpoint would be chosen on the test videos",
+}
+
+
+def shared_split_warnings(config: TrainConfig, videos: dict[str, list]) -> list[str]:
+    """One message for every two of the training, validation and test datasets that share videos.
+
+    Args:
+        config: The run's settings (for the dataset specs the messages name).
+        videos: The videos each of the settings ``dataset``, ``validation_dataset`` and ``test_dataset``
+            loaded. Two videos are the same when their benchmark, name and ground truth are, so two spellings
+            of one folder are caught, and synthetic videos of different seeds or options are not.
+
+    Returns:
+        The messages (none when the three datasets are disjoint).
+    """
+    keys = {
+        setting: {_video_key(sequence) for sequence in sequences} for setting, sequences in videos.items()
+    }
+    messages = []
+    for (first, second), spoiled in _SPLIT_PAIRS.items():
+        shared = keys[first] & keys[second]
+        if not shared:
+            continue
+        specs = getattr(config, first), getattr(config, second)
+        if keys[first] != keys[second]:
+            what = f"{first} ({specs[0]}) and {second} ({specs[1]}) share {len(shared)} videos"
+        elif specs[0] == specs[1]:
+            what = f"{first} and {second} are the same dataset ({specs[0]})"
+        else:
+            what = f"{first} ({specs[0]}) and {second} ({specs[1]}) are the same dataset"
+        messages.append(f"{what}: {spoiled}")
+    return messages
+
+
+def _video_key(sequence) -> tuple[str, str, str]:
+    digest = hashlib.sha256(np.ascontiguousarray(sequence.gt_boxes, dtype=np.float64).tobytes()).hexdigest()
+    return sequence.benchmark, sequence.name, digest
 
 
 def _stage(number: int, title: str) -> float:
@@ -119,6 +167,9 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
         ("test", test_videos, config.test_dataset),
     ):
         print(f"{label}: {len(videos)} videos, {sum(len(v) for v in videos)} frames ({spec})")
+    splits = {"dataset": train_videos, "validation_dataset": validation_videos, "test_dataset": test_videos}
+    for message in shared_split_warnings(config, splits):
+        logger.warning(message)
     timings["videos"] = time.perf_counter() - started
 
     init_ray(config.address)

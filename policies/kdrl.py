@@ -40,9 +40,23 @@ from policies.kdrl_metrics import KDRLMetricsCallback
 from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
 from policies.student_roles import ABLATIONS
 
-__all__ = ["ABLATIONS", "KDRL", "KDRLConfig"]
+__all__ = ["ABLATIONS", "KDRL", "KDRLConfig", "max_seq_len_for"]
 
 register_env(ENV_NAME, make_kdrl_env)
+
+
+def max_seq_len_for(t_max: int) -> int:
+    """The ``max_seq_len`` (train-batch row length) for fragments of ``t_max`` steps: ``t_max + 2``.
+
+    RLlib's env runner fills a fragment of ``t_max × num_envs`` steps and does not count a sub-env's
+    reset as one, so a vector step in which some sub-envs reset is made up by one more: a sub-env that did
+    not reset then holds t_max + 1 steps, and the learner connector appends the bootstrap state. A chunk
+    outgrows that only when some sub-env resets twice within t_max + 1 vector steps, that is on episodes
+    shorter than t_max steps (the curriculum's first clips are 3 steps long); RLlib then splits it over two
+    rows, and the learner leaves out the one step whose next state lies in the next row
+    (:func:`policies.kdrl_losses.n_step_returns`) instead of training it toward 0.
+    """
+    return int(t_max) + 2
 
 
 class KDRLConfig(IMPALAConfig):
@@ -82,8 +96,18 @@ class KDRLConfig(IMPALAConfig):
         self.callbacks(KDRLMetricsCallback)
         self.rl_module(
             rl_module_spec=RLModuleSpec(module_class=_student_module_class()),
-            model_config={"preset": "small", "max_seq_len": 6},
+            model_config={"preset": "small"},
         )
+
+    @property
+    @override(IMPALAConfig)
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        # RLlib's hook for model settings an algorithm derives: max_seq_len follows t_max, and a
+        # "max_seq_len" the user puts in model_config still wins (validate checks it).
+        derived = super()._model_config_auto_includes
+        if isinstance(self.rollout_fragment_length, int):
+            derived = derived | {"max_seq_len": max_seq_len_for(self.rollout_fragment_length)}
+        return derived
 
     @override(IMPALAConfig)
     def training(
@@ -170,10 +194,12 @@ class KDRLConfig(IMPALAConfig):
             self._value_error("rollout_fragment_length (t_max) must be a positive integer")
         model_config = self.model_config or {}
         max_seq_len = model_config.get("max_seq_len")
-        if max_seq_len is None or max_seq_len < int(self.rollout_fragment_length) + 1:
+        shortest = max_seq_len_for(int(self.rollout_fragment_length))
+        if max_seq_len is None or max_seq_len < shortest:
             self._value_error(
-                f"model_config['max_seq_len'] ({max_seq_len}) must be at least rollout_fragment_length + 1 "
-                f"({int(self.rollout_fragment_length) + 1}) so that a chunk and its bootstrap step share a row"
+                f"model_config['max_seq_len'] ({max_seq_len}) must be at least rollout_fragment_length + 2 "
+                f"({shortest}): a fragment in which some sub-env resets gives the others t_max + 1 steps, which "
+                "must share a row with their bootstrap step (leave max_seq_len out to get this value)"
             )
         crop = (self.env_config or {}).get("crop_size")
         if crop is not None and self.env == ENV_NAME:

@@ -18,7 +18,8 @@ Terms (sums run over valid steps ``t`` of every row ``b``):
 * Exploration distribution (autonomous students): ``N(μ, σ)`` with ``σ = |μ − a_gt|`` (not learned,
   clamped ≥ ``min_sigma``); the log-probability only sends gradient into μ.
 * n-step returns, backwards in each row: ``R_t = r_t + γ·R_{t+1}``; restart after a terminated step;
-  the last valid step bootstraps from ``v(s_{last+1})``.
+  the last step of a row bootstraps from the value of the state after it, and a step whose next state is
+  not in its row has no return (:func:`n_step_returns`).
 * Advantage actor-critic, n-step advantage ``A_t = R_t − v(s_t)`` (detached)::
 
       L_π = −Σ_t log π(a_t|s_t) · A_t,   L_v = Σ_t ½ (R_t − v(s_t))²,   L_RL = 1e-3 · (L_π + L_v)
@@ -46,6 +47,7 @@ from envs.sample_keys import MIN_SIGMA
 __all__ = [
     "ActorCriticLoss",
     "DistillationLoss",
+    "NStepReturns",
     "actor_critic_loss",
     "autonomous_sigma",
     "gaussian_log_prob",
@@ -141,72 +143,60 @@ def gaussian_log_prob(actions: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     return (-0.5 * z.pow(2) - sigma.log() - _HALF_LOG_2PI).sum(dim=-1)
 
 
-def _valid_mask(rewards: Tensor, loss_mask: Tensor | None, seq_lens: Tensor | None) -> tuple[Tensor, Tensor]:
-    """``([B, T] bool valid-step mask, [B] long number of valid steps)`` for right-padded rows."""
-    B, T = rewards.shape
-    if loss_mask is not None and seq_lens is not None:
-        raise ValueError("pass loss_mask or seq_lens, not both")
-    if loss_mask is not None:
-        valid = loss_mask.bool()
-        return valid, valid.sum(dim=1)
-    if seq_lens is None:
-        seq_lens = torch.full((B,), T, dtype=torch.long, device=rewards.device)
-    seq_lens = seq_lens.to(device=rewards.device, dtype=torch.long)
-    valid = torch.arange(T, device=rewards.device).unsqueeze(0) < seq_lens.unsqueeze(1)
-    return valid, seq_lens
+class NStepReturns(NamedTuple):
+    """Result of :func:`n_step_returns`; unpacks as ``(returns, valid)``."""
+
+    returns: Tensor
+    """``[B, T]`` R_t, detached (regression targets); 0 where ``valid`` is False."""
+    valid: Tensor
+    """``[B, T]`` bool, the steps that have a return in their row: the only ones a loss may train."""
 
 
 def n_step_returns(
     rewards: Tensor,
     values: Tensor,
     terminateds: Tensor,
-    bootstrap_value: Tensor | None,
+    loss_mask: Tensor,
+    seq_lens: Tensor,
     gamma: float = 1.0,
-    *,
-    loss_mask: Tensor | None = None,
-    seq_lens: Tensor | None = None,
-) -> Tensor:
-    """Discounted n-step returns, computed backwards inside each row.
+) -> NStepReturns:
+    """Discounted n-step returns inside each row of RLlib's learner batch, and which steps have one.
 
-    Conventions (all ``[B, T]`` unless stated):
-        * ``values[b, t] = v(s_t)``;
-        * ``rewards[b, t]`` = reward received after acting in ``s_t``;
-        * ``terminateds[b, t]`` = the episode ended after that action (bool or 0/1);
-        * ``bootstrap_value[b]`` (``[B]``) = ``v(s_{last+1})``, the state after the row's last valid step.
+    Layout (after ``AddOneTsToEpisodesAndTruncate`` and ``AddTimeDimToBatchAndZeroPad``), all ``[B, T]``
+    but ``seq_lens`` ``[B]``: row ``b`` holds ``seq_lens[b]`` consecutive states of one episode chunk,
+    right-padded; ``values[b, t] = v(s_t)``; ``rewards[b, t]`` and ``terminateds[b, t]`` (the episode
+    ended after that action) belong to the action taken in ``s_t``; ``loss_mask[b, t]`` is True on steps
+    (states an action was taken in) and False on the bootstrap state RLlib appends to a chunk and on
+    padding.
 
-    Recursion: ``R_t = r_t + γ·R_{t+1}``, where ``R_{t+1}`` is replaced by ``bootstrap_value`` at the
-    last valid step and by 0 when ``terminateds[b, t]`` (so the return restarts there and nothing past
-    a terminal, bootstrap included, leaks before it). Padded steps get ``R_t = 0``.
-
-    Right padding is given by ``loss_mask`` ``[B, T]`` or ``seq_lens`` ``[B]`` (neither: all valid).
-
-    ``bootstrap_value=None`` reads RLlib's layout after ``AddOneTsToEpisodesAndTruncate``: the row's
-    last position ``seq_lens − 1`` is the extra bootstrap step, its value ``values[b, seq_lens − 1]`` is
-    the bootstrap and that position itself is not a valid step (its return is 0). Otherwise ``values``
-    is only used for its device/shape.
+    Recursion, backwards in each row: ``R_t = r_t + γ·X_{t+1}``, where ``X_{t+1}`` is 0 after a terminated
+    step (the return restarts there), else ``R_{t+1}`` when step t+1 has a return, else ``v(s_{t+1})``.
+    A step has a return when it terminated or its next state is in its row. The one step that has none is
+    the last position of a row cut from a chunk longer than ``max_seq_len − 1`` steps (its next state opens
+    the following row): it is not valid (``R = 0``), and a loss must leave it out rather than train it
+    toward 0. The steps before it bootstrap from its value.
 
     Returns:
-        ``[B, T]`` returns, detached (they are regression targets).
+        :class:`NStepReturns` ``(returns, valid)``, both ``[B, T]``; the returns are detached.
     """
     B, T = rewards.shape
-    valid, lens = _valid_mask(rewards, loss_mask, seq_lens)
-    if bootstrap_value is None:
-        last = (lens - 1).clamp(min=0)
-        bootstrap_value = values.detach().gather(1, last.unsqueeze(1)).squeeze(1)
-        valid = valid & (torch.arange(T, device=rewards.device).unsqueeze(0) < last.unsqueeze(1))
-        lens = last
+    positions = torch.arange(T, device=rewards.device).unsqueeze(0)
+    lens = seq_lens.to(device=rewards.device, dtype=torch.long).unsqueeze(1)
+    done = terminateds.bool()
+    valid = loss_mask.bool() & (positions < lens) & (done | (positions + 1 < lens))
     rewards = rewards.detach()
-    bootstrap_value = bootstrap_value.detach().to(rewards.dtype)
-    not_done = 1.0 - terminateds.to(rewards.dtype)
-    zero = torch.zeros_like(bootstrap_value)
+    values = values.detach().to(rewards.dtype)
+    zero = rewards.new_zeros(B)
     returns = torch.zeros_like(rewards)
-    carry = zero
+    carry, carry_valid = zero, torch.zeros(B, dtype=torch.bool, device=rewards.device)
     for t in range(T - 1, -1, -1):
-        nxt = torch.where(lens - 1 == t, bootstrap_value, carry)
-        r_t = rewards[:, t] + gamma * not_done[:, t] * nxt
-        carry = torch.where(valid[:, t], r_t, zero)
+        following = torch.where(carry_valid, carry, values[:, t + 1]) if t + 1 < T else zero
+        # `where`, not a product: the value past a row's end is padding and may hold garbage (even NaN).
+        following = torch.where(done[:, t], zero, following)
+        carry = torch.where(valid[:, t], rewards[:, t] + gamma * following, zero)
+        carry_valid = valid[:, t]
         returns[:, t] = carry
-    return returns
+    return NStepReturns(returns, valid)
 
 
 def actor_critic_loss(

@@ -22,17 +22,23 @@ through SHA-256, so it depends on nothing else: not on row order, not on the oth
 the Python process (Python's ``hash`` of a string is salted per process).
 
 **Table 1** (:func:`table1`). One row per teacher plus an ``"all"`` row, and columns ``(β, metric)`` with the
-metrics ``trajectories`` (kept trajectories), ``AO`` (mean of their AOs; NaN when none is kept) and
-``clips``: the paper's Table 1 with teachers down and β across (numbers below for illustration)::
+metrics ``trajectories`` (kept trajectories), ``videos`` (videos with a kept trajectory), ``AO`` (mean of the
+kept trajectories' AOs; NaN when none is kept) and ``clips``: the paper's Table 1 with teachers down and β
+across (numbers below for illustration)::
 
-    beta            0.5                      0.6              …
-    metric trajectories     AO clips trajectories     AO clips
+    beta                   0.5                             0.6              …
+    metric trajectories videos     AO clips trajectories videos     AO clips
     teacher
-    KCF               12  0.781    60            9  0.802    45
+    KCF               12     12  0.781    60            9      9  0.802    45
     …
-    all               40  0.764   200           28  0.790   140
+    all               40     23  0.764   200           28     17  0.790   140
 
-:class:`TransferSetClipSource` serves the clips as episodes to :class:`envs.tracking_env.TrackingEnv`.
+A teacher has one trajectory per video, so its two counts agree; the ``"all"`` row sums the trajectories but
+counts a video kept by several teachers once. The paper's pool row (T_P) counts videos: 4,519 at β = 0.5,
+where its four teachers kept 10,151 trajectories.
+
+:class:`TransferSetClipSource` serves the clips as episodes to :class:`envs.tracking_env.TrackingEnv`: a video
+drawn uniformly, then one of its clips (see there).
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ KEPT_COLUMNS = [*TRAJECTORY_KEYS, "length", "evaluated", "ao"]
 ao: mean IoU over those frames."""
 CLIP_COLUMNS = [*TRAJECTORY_KEYS, "start", "stop"]
 """start, stop: the clip is frames ``[start, stop)`` of the sequence."""
-TABLE1_METRICS = ["trajectories", "AO", "clips"]
+TABLE1_METRICS = ["trajectories", "videos", "AO", "clips"]
 ALL_TEACHERS = "all"
 BOX_COLUMNS = ["x", "y", "w", "h"]
 
@@ -234,8 +240,9 @@ def table1(
 
     Returns:
         Index ``teacher``: every teacher in ``rows`` (sorted), then ``"all"``. Columns: a MultiIndex
-        ``(beta, metric)`` with metrics ``trajectories`` (int), ``AO`` (float, NaN where none is kept) and
-        ``clips`` (int). The ``"all"`` row sums the counts and averages the AO over all kept trajectories.
+        ``(beta, metric)`` with metrics ``trajectories`` (int), ``videos`` (int), ``AO`` (float, NaN where
+        none is kept) and ``clips`` (int). The ``"all"`` row sums the trajectories and clips, counts each
+        kept video once and averages the AO over all kept trajectories.
 
     Raises:
         ValueError: A β outside ``[0, 1)`` or bad clip settings.
@@ -249,14 +256,23 @@ def table1(
         kept = _keep(stats, beta)
         # Frame 0 is always a possible start, so a kept trajectory gives all its clips exactly when it is at
         # least clip_length frames long: the counts need no placement drawn.
-        kept = kept.assign(clips=np.where(kept["length"] >= clip_length, clips_per_trajectory, 0))
+        kept = kept.assign(
+            clips=np.where(kept["length"] >= clip_length, clips_per_trajectory, 0),
+            video=pd.MultiIndex.from_frame(kept[["dataset", "sequence"]]).to_numpy(),
+        )
         both = pd.concat([kept, kept.assign(teacher=ALL_TEACHERS)], ignore_index=True)
+        counts = {"trajectories": 0, "videos": 0, "clips": 0}
         blocks[beta] = (
             both.groupby("teacher")
-            .agg(trajectories=("ao", "size"), AO=("ao", "mean"), clips=("clips", "sum"))
+            .agg(
+                trajectories=("ao", "size"),
+                videos=("video", "nunique"),
+                AO=("ao", "mean"),
+                clips=("clips", "sum"),
+            )
             .reindex(teachers)
-            .fillna({"trajectories": 0, "clips": 0})
-            .astype({"trajectories": np.int64, "AO": np.float64, "clips": np.int64})[TABLE1_METRICS]
+            .fillna(counts)
+            .astype({**dict.fromkeys(counts, np.int64), "AO": np.float64})[TABLE1_METRICS]
         )
     table = pd.concat(blocks, axis=1, names=["beta", "metric"]) if blocks else pd.DataFrame(index=teachers)
     table.index.name = "teacher"
@@ -279,12 +295,15 @@ def _teacher_boxes(rows: pd.DataFrame) -> dict[tuple[str, str], dict[str, np.nda
 class TransferSetClipSource:
     """A :class:`~envs.clip_sources.ClipSource` that serves the transfer set's clips as episodes.
 
-    The clips are cut once, at construction (β filtering, then :func:`cut_clips`). :meth:`sample` draws one
-    uniformly, so a video contributes in proportion to the number of its kept teacher trajectories, as in the
-    paper where every kept trajectory gives its own clips. A clip carries the boxes of *every* teacher (of
-    ``teachers``) that tracked its video, not only the teacher whose trajectory passed β: the environment
-    picks the best teacher frame by frame (SPEC eq. 4). A teacher's box is NaN on the frames where it failed
-    (``ok`` False), since the stored box there is a stale copy of its last good one.
+    The clips are cut once, at construction (β filtering, then :func:`cut_clips`). :meth:`sample` draws a
+    video uniformly among those with a clip, then one of its clips uniformly (the clips of all its kept
+    trajectories). So every video weighs the same however many teachers kept it: drawing clips uniformly
+    instead would show a video that four teachers kept four times as often as one that a single teacher
+    kept, and narrow what the student sees; the paper counts its teacher pool's transfer set in videos
+    (Table 1, T_P; docs/method.md, *The transfer set*). A clip carries the boxes of *every* teacher (of
+    ``teachers``) that tracked its video, not only the teachers whose trajectories passed β: the
+    environment picks the best teacher frame by frame (the paper's eq. 4). A teacher's box is NaN on the
+    frames where it failed (``ok`` False), since the stored box there is a stale copy of its last good one.
 
     Args:
         rows: Transfer-set rows (all the columns of :data:`teachers.transfer_store.COLUMNS`).
@@ -336,6 +355,8 @@ class TransferSetClipSource:
         self._clip_keys = list(self.clips[["dataset", "sequence"]].itertuples(index=False, name=None))
         self._clip_starts = self.clips["start"].to_numpy(dtype=np.int64)
         self._clip_stops = self.clips["stop"].to_numpy(dtype=np.int64)
+        # Per video with a clip, the positions of its clips: sample draws a video, then one of these.
+        self._video_clips = list(self.clips.groupby(["dataset", "sequence"], sort=True).indices.values())
 
     def _no_clip_message(self, rows: pd.DataFrame) -> str:
         num_videos = len(rows[["dataset", "sequence"]].drop_duplicates())
@@ -406,15 +427,22 @@ class TransferSetClipSource:
         """The number of cut clips."""
         return len(self._clip_starts)
 
+    @property
+    def num_videos(self) -> int:
+        """The number of videos the clips come from (each drawn with probability 1 / num_videos)."""
+        return len(self._video_clips)
+
     def sample(self, rng: np.random.Generator, length: int) -> Clip:
-        """One cut clip drawn uniformly with ``rng``, shortened to its first ``length`` frames.
+        """A video drawn uniformly with ``rng``, then one of its cut clips uniformly, shortened to its first
+        ``length`` frames.
 
         A ``length`` above the cut clips' length (a curriculum asking for longer episodes) gets the cut clip
         whole.
         """
         if length < 2:
             raise ValueError(f"clip length must be at least 2, got {length}")
-        index = int(rng.integers(len(self._clip_starts)))
+        clips = self._video_clips[int(rng.integers(len(self._video_clips)))]
+        index = int(clips[rng.integers(len(clips))])
         key = self._clip_keys[index]
         sequence = self._sequences[key]
         start = int(self._clip_starts[index])

@@ -47,7 +47,7 @@ def measure(
         )
         .env_runners(num_env_runners=runners, num_envs_per_env_runner=envs_per_runner)
         .learners(num_learners=0)
-        .rl_module(model_config={"preset": preset_name, "max_seq_len": 6})
+        .rl_module(model_config={"preset": preset_name})
         .training(lr=1e-3, train_batch_size_per_learner=batch, curriculum=False)
         .reporting(min_train_timesteps_per_iteration=batch)
     )

@@ -1,10 +1,14 @@
 """Torch Learner of KD-RL: per-role losses (distillation or n-step actor-critic) and RAdam.
 
 Batch layout (stateful module, after ``AddOneTsToEpisodesAndTruncate`` and
-``AddTimeDimToBatchAndZeroPad``): one row per t_max chunk of an episode (``max_seq_len ≥ t_max + 1`` is
-enforced by ``KDRLConfig.validate``), every column ``[B, T]`` (actions ``[B, T, 4]``), the last valid
-position of a row (``seq_lens − 1``) is the appended bootstrap step and ``loss_mask`` is False there and
-on padding. The ``role`` column (``envs.sample_keys.ROLE``) says which loss a row's steps get:
+``AddTimeDimToBatchAndZeroPad``): one row per chunk of an episode, every column ``[B, T]`` (actions
+``[B, T, 4]``), the last valid position of a row (``seq_lens − 1``) is the appended bootstrap step and
+``loss_mask`` is False there and on padding. A chunk holds t_max steps, or t_max + 1 when some sub-env of
+the runner reset during the fragment (RLlib does not count a reset as a step), so ``max_seq_len`` is
+``t_max + 2`` (``policies.kdrl.max_seq_len_for``). A longer chunk is split over two rows; the step at the
+end of the first has no return there and gets no actor-critic loss
+(``policies.kdrl_losses.n_step_returns``). The ``role`` column (``envs.sample_keys.ROLE``) says which loss a
+row's steps get:
 
 * teacher-distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)``;
 * ground-truth rows (ablations ``kd_gt``/``gt_only``): the same L1 with ``a_gt`` as the target;
@@ -139,14 +143,12 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
             weights = truncated_importance_weights(log_probs, batch[Columns.ACTION_LOGP])
         else:
             log_probs = gaussian_log_prob(actions, mu, autonomous_sigma(mu, gt_action, MIN_SIGMA))
-        returns = n_step_returns(
-            rewards,
-            values,
-            batch[Columns.TERMINATEDS],
-            None,
-            config.gamma,
-            seq_lens=batch[Columns.SEQ_LENS],
+        returns, has_return = n_step_returns(
+            rewards, values, batch[Columns.TERMINATEDS], loss_mask, batch[Columns.SEQ_LENS], config.gamma
         )
+        # A chunk longer than a row leaves the row's last step without its next state (docs/method.md,
+        # *Actor-critic*): that step is left out, not trained toward a return of 0.
+        auto_steps = auto_steps & has_return
         ac = actor_critic_loss(log_probs, values, returns, auto_steps, importance_weights=weights)
         rl_loss = config.rl_loss_scale * ac.policy_loss / _rows(auto_steps) + config.rl_loss_scale * (
             ac.value_loss / _rows(auto_steps)

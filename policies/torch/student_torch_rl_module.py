@@ -23,8 +23,8 @@ is computed here, where both runner and learner compute it the same way (see RLL
 :class:`~policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
 the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"imagenet_weights"``
 (a torchvision ``resnet18`` state-dict file for the ResNet-18 backbone, read from this local path:
-nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which must be at least
-``rollout_fragment_length + 1``.
+nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which ``KDRLConfig`` derives from t_max
+(``policies.kdrl.max_seq_len_for``).
 """
 
 from __future__ import annotations

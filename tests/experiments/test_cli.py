@@ -89,7 +89,7 @@ def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
     assert main(["transfer-set", "stats", str(out), "--clip-length", "16"]) == 0
     table = capsys.readouterr().out
     assert "transfer set" in table and "2 videos" in table
-    for token in ["kcf", "mosse", "all", "trajectories", "clips", "0.9"]:
+    for token in ["kcf", "mosse", "all", "trajectories", "videos", "clips", "0.9"]:
         assert token in table
     assert main(["transfer-set", "stats", str(tmp_path)]) == 2
     assert "is " + str(tmp_path) + " the output of `tbt teachers run`" in capsys.readouterr().err

@@ -171,7 +171,7 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     assert algo.placement_strategy == "SPREAD"
     assert algo.custom_resources_per_env_runner == {"env_runner_node": 0.001}
     assert algo.custom_resources_per_learner == {"learner_node": 0.001}
-    assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 8, 2e-3)
+    assert (algo.rollout_fragment_length, algo.model_config["max_seq_len"], algo.lr) == (7, 9, 2e-3)
     assert (algo.train_batch_size_per_learner, algo.policy_lag_correction) == (64, False)
     defaults = build_algorithm_config(TrainConfig(), tmp_path)
     assert defaults.policy_lag_correction
@@ -233,3 +233,89 @@ def test_the_envs_of_one_runner_share_one_clip_source(tmp_path, monkeypatch):
     ]()
     assert other is not first and len(reads) == 2
     student_training.transfer_clip_source.cache_clear()
+
+
+def test_the_paper_preset_without_imagenet_weights_is_refused(tmp_path, capsys, monkeypatch):
+    message = (
+        r"preset 'paper' needs imagenet_weights \(--imagenet-weights FILE, torchvision's resnet18-f37072fd.pth "
+        r"from https://download.pytorch.org/models/resnet18-f37072fd.pth\): its batch norm runs on stored "
+        r"statistics, which a backbone trained from scratch would keep at their initial mean 0 and variance 1; "
+        r"use preset 'small' to train from scratch"
+    )
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        TrainConfig(preset="paper").validate()
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    weights.write_bytes(b"")  # validate checks that the file exists; the module reads it
+    TrainConfig(preset="paper", imagenet_weights=str(weights)).validate()
+    TrainConfig(preset="small").validate()  # group norm: nothing to freeze
+    assert main(["train", "--preset", "paper", "--out", str(tmp_path / "run")]) == 2
+    assert "error: preset 'paper' needs imagenet_weights" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setenv("COLUMNS", "300")  # argparse wraps help to the terminal, even inside a word
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "paper needs --imagenet-weights" in help_text
+    assert "required by --preset paper" in help_text
+
+
+def test_shared_videos_between_two_datasets_are_named():
+    from experiments.train_pipeline import shared_split_warnings
+    from tests.conftest import make_moving_square_sequence
+
+    square = [make_moving_square_sequence(num_frames=10, seed=seed) for seed in range(4)]
+    config = TrainConfig(dataset="otb:a", validation_dataset="otb:b", test_dataset="otb:b")
+    messages = shared_split_warnings(
+        config, {"dataset": square[:2], "validation_dataset": square[1:3], "test_dataset": square[1:3]}
+    )
+    assert messages == [
+        "dataset (otb:a) and validation_dataset (otb:b) share 1 videos: the best checkpoint would be chosen "
+        "on videos the student trained on",
+        "dataset (otb:a) and test_dataset (otb:b) share 1 videos: the test scores would be measured on videos "
+        "the student trained on",
+        "validation_dataset and test_dataset are the same dataset (otb:b): the checkpoint would be chosen on "
+        "the test videos",
+    ]
+    # A video is known by its benchmark, name and ground truth: another spelling of a folder is caught, and
+    # a video of the same name with another ground truth is another video.
+    config = TrainConfig(dataset="otb:a", validation_dataset="otb:./a", test_dataset="otb:c")
+    other = make_moving_square_sequence(num_frames=11, seed=0)
+    messages = shared_split_warnings(
+        config, {"dataset": square[:2], "validation_dataset": square[:2], "test_dataset": [other]}
+    )
+    assert messages == [
+        "dataset (otb:a) and validation_dataset (otb:./a) are the same dataset: the best checkpoint would be "
+        "chosen on videos the student trained on"
+    ]
+    assert (
+        shared_split_warnings(
+            TrainConfig(),
+            {"dataset": square[:1], "validation_dataset": square[1:2], "test_dataset": square[2:3]},
+        )
+        == []
+    )
+
+
+def test_tbt_train_warns_when_validation_and_test_are_one_dataset(tmp_path, monkeypatch, caplog):
+    import cluster.ray_runtime
+    from experiments.train_pipeline import run_training_pipeline
+
+    class StopAfterTheVideos(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise StopAfterTheVideos
+
+    monkeypatch.setattr(cluster.ray_runtime, "init_ray", stop)
+    spec = "synthetic:videos=2,frames=12,seed=7"
+    config = TrainConfig.quick(validation_dataset=spec, test_dataset=spec)
+    with caplog.at_level("WARNING", logger="experiments.train_pipeline"), pytest.raises(StopAfterTheVideos):
+        run_training_pipeline(config, tmp_path / "run")
+    assert [r.getMessage() for r in caplog.records if r.name == "experiments.train_pipeline"] == [
+        f"validation_dataset and test_dataset are the same dataset ({spec}): the checkpoint would be chosen on "
+        "the test videos"
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="experiments.train_pipeline"), pytest.raises(StopAfterTheVideos):
+        run_training_pipeline(TrainConfig.quick(), tmp_path / "default", resume=False)
+    assert not [r for r in caplog.records if r.name == "experiments.train_pipeline"]

@@ -31,7 +31,7 @@ def test_a_trials_settings_reach_the_clip_source_the_module_and_the_loss():
     clips = config.env_config["clip_source"]
     assert clips.args == ("/data/transfer_set",)
     assert clips.keywords["beta"] == 0.4 and clips.keywords["teachers"] == ("kcf", "mosse")
-    assert config.rollout_fragment_length == 10 and config.model_config["max_seq_len"] == 11
+    assert config.rollout_fragment_length == 10 and config.model_config["max_seq_len"] == 12
     assert config.lr == 3e-4
     assert config.env_config[CURRICULUM_KEY] is None
     assert any(getattr(c, "func", None) is ValidationAOCallback for c in config.callbacks_class)

@@ -43,6 +43,9 @@ def _config(difficulty: float = 0.5, **training) -> KDRLConfig:
 def test_defaults_follow_the_paper():
     config = KDRLConfig()
     assert config.rollout_fragment_length == 5
+    assert config.model_config["max_seq_len"] == 7  # t_max + 2, and it follows t_max
+    assert KDRLConfig().training(t_max=8).model_config["max_seq_len"] == 10
+    assert KDRLConfig().rl_module(model_config={"max_seq_len": 12}).model_config["max_seq_len"] == 12
     assert config.gamma == 1.0
     assert config.lr == 1e-6
     assert config.grad_clip is None
@@ -56,8 +59,11 @@ def test_defaults_follow_the_paper():
 
 
 def test_validate_rejects_inconsistent_settings():
-    with pytest.raises(ValueError, match="max_seq_len"):
-        KDRLConfig().rl_module(model_config={"preset": "small", "max_seq_len": 5}).validate()
+    # t_max + 1 no longer fits a fragment in which some sub-env reset (policies.kdrl.max_seq_len_for).
+    with pytest.raises(
+        ValueError, match=r"max_seq_len'\] \(6\) must be at least rollout_fragment_length \+ 2 \(7\)"
+    ):
+        KDRLConfig().rl_module(model_config={"preset": "small", "max_seq_len": 6}).validate()
     with pytest.raises(ValueError, match="distil_fraction"):
         KDRLConfig().training(distil_fraction=1.5).validate()
     with pytest.raises(ValueError, match="ablation"):

@@ -114,57 +114,71 @@ def test_autonomous_sigma_values_and_clamp() -> None:
 # --- n-step returns ---------------------------------------------------------------------------
 
 
-def test_n_step_returns_gamma_one_with_terminals_padding_and_bootstrap() -> None:
+def test_n_step_returns_by_hand_on_rllib_rows() -> None:
+    # Rows as RLlib's learner connector lays them out: steps (loss_mask True), then the appended bootstrap
+    # state (loss_mask False), then padding; rows 3 and 4 are cut from chunks longer than a row.
+    nan = float("nan")
     rewards = torch.tensor(
         [
-            [1.0, 2.0, 3.0, 4.0],  # terminal at t = 1
-            [1.0, 1.0, 1.0, 1.0],  # terminal at its last step
-            [1.0, 2.0, 99.0, 99.0],  # 2 valid steps, then padding
-            [0.0, 0.0, 0.0, 1.0],  # plain bootstrap
+            [1.0, 2.0, 3.0, 0.0],  # 3 steps + bootstrap state
+            [1.0, 1.0, 1.0, 0.0],  # 3 steps, terminated at the last
+            [1.0, 2.0, 0.0, 99.0],  # 2 steps + bootstrap state + padding
+            [1.0, 1.0, 1.0, 1.0],  # 4 steps, the next state in the next row
+            [1.0, 1.0, 1.0, 1.0],  # 4 steps, the last one terminated
+            [0.0, 9.0, 9.0, 9.0],  # the next row of row 3: its bootstrap state alone
         ]
     )
-    terminateds = torch.tensor(
+    values = torch.tensor(
         [
-            [False, True, False, False],
-            [False, False, False, True],
-            [False, False, True, True],  # garbage on padding must not matter
+            [0.0, 0.0, 0.0, 10.0],
+            [0.0, 0.0, 0.0, 100.0],
+            [0.0, 0.0, 5.0, nan],  # garbage on padding must not leak
+            [0.0, 0.0, 0.0, 6.0],
+            [0.0, 0.0, 0.0, 6.0],
+            [3.0, nan, nan, nan],
+        ]
+    )
+    terminateds = torch.zeros(6, 4, dtype=torch.bool)
+    terminateds[1, 2] = terminateds[4, 3] = True
+    terminateds[2, 3] = True  # garbage on padding must not matter
+    seq_lens = torch.tensor([4, 4, 3, 4, 4, 1])
+    loss_mask = torch.tensor(
+        [
+            [True, True, True, False],
+            [True, True, True, False],
+            [True, True, False, False],
+            [True, True, True, True],
+            [True, True, True, True],
             [False, False, False, False],
         ]
     )
-    bootstrap = torch.tensor([10.0, 100.0, 5.0, 2.0])
-    values = torch.zeros(4, 4)
-    seq_lens = torch.tensor([4, 4, 2, 4])
     expected = torch.tensor(
         [
-            [3.0, 2.0, 17.0, 14.0],  # R3 = 4 + 10, R2 = 3 + 14, R1 = 2 (restart), R0 = 1 + 2
-            [4.0, 3.0, 2.0, 1.0],  # no bootstrap after the terminal
-            [8.0, 7.0, 0.0, 0.0],  # R1 = 2 + 5 (bootstrap at last valid step), padding = 0
-            [3.0, 3.0, 3.0, 3.0],
+            [16.0, 15.0, 13.0, 0.0],  # R2 = 3 + v(s3) = 13
+            [3.0, 2.0, 1.0, 0.0],  # no bootstrap after the terminal
+            [8.0, 7.0, 0.0, 0.0],  # R1 = 2 + v(s2) = 7
+            [9.0, 8.0, 7.0, 0.0],  # R2 = 1 + v(s3) = 7; step 3 has no next state here
+            [4.0, 3.0, 2.0, 1.0],  # a terminal at the row's end needs no next state
+            [0.0, 0.0, 0.0, 0.0],
         ]
     )
-    out = n_step_returns(rewards, values, terminateds, bootstrap, gamma=1.0, seq_lens=seq_lens)
-    torch.testing.assert_close(out, expected)
-    loss_mask = torch.arange(4).unsqueeze(0) < seq_lens.unsqueeze(1)
-    out_mask = n_step_returns(rewards, values, terminateds, bootstrap, gamma=1.0, loss_mask=loss_mask)
-    torch.testing.assert_close(out_mask, expected)
+    returns, valid = n_step_returns(rewards, values, terminateds, loss_mask, seq_lens, gamma=1.0)
+    torch.testing.assert_close(returns, expected)
+    expected_valid = loss_mask.clone()
+    expected_valid[3, 3] = False
+    assert torch.equal(valid, expected_valid)
 
 
-def test_n_step_returns_discounted() -> None:
-    rewards = torch.tensor([[1.0, 2.0]])
-    out = n_step_returns(
-        rewards, torch.zeros(1, 2), torch.zeros(1, 2, dtype=torch.bool), torch.tensor([4.0]), 0.5
+def test_n_step_returns_discounted_and_detached() -> None:
+    rewards = torch.tensor([[1.0, 2.0, 0.0]])
+    values = torch.tensor([[0.0, 0.0, 4.0]], requires_grad=True)
+    loss_mask = torch.tensor([[True, True, False]])
+    returns, valid = n_step_returns(
+        rewards, values, torch.zeros(1, 3, dtype=torch.bool), loss_mask, torch.tensor([3]), gamma=0.5
     )
     # R1 = 2 + 0.5 * 4 = 4, R0 = 1 + 0.5 * 4 = 3
-    torch.testing.assert_close(out, torch.tensor([[3.0, 4.0]]))
-
-
-def test_n_step_returns_rllib_layout_bootstraps_from_values_at_last_position() -> None:
-    # Row: two real steps plus RLlib's extra bootstrap step at position seq_lens - 1 = 2.
-    rewards = torch.tensor([[1.0, 2.0, 0.0, 0.0]])
-    values = torch.tensor([[0.5, 0.5, 6.0, 0.0]])
-    terminateds = torch.zeros(1, 4, dtype=torch.bool)
-    out = n_step_returns(rewards, values, terminateds, None, seq_lens=torch.tensor([3]))
-    torch.testing.assert_close(out, torch.tensor([[9.0, 8.0, 0.0, 0.0]]))
+    torch.testing.assert_close(returns, torch.tensor([[3.0, 4.0, 0.0]]))
+    assert valid.tolist() == [[True, True, False]] and not returns.requires_grad
 
 
 # --- actor-critic -----------------------------------------------------------------------------

@@ -225,24 +225,28 @@ def test_table1_by_hand():
     assert table.index.tolist() == ["A", "B", ALL_TEACHERS]
     assert table.columns.names == ["beta", "metric"]
     assert table.columns.get_level_values("beta").unique().tolist() == [0.5, 0.6, 0.7, 0.8, 0.9]
-    assert table.columns.get_level_values("metric")[:3].tolist() == TABLE1_METRICS
-    # teacher → β → (trajectories, AO, clips); s3 is kept but too short for a clip of 4 frames.
+    assert table.columns.get_level_values("metric")[:4].tolist() == TABLE1_METRICS
+    # teacher → β → (trajectories, videos, AO, clips); s3 is kept but too short for a clip of 4 frames.
+    # "all" counts s1, kept by both teachers at β 0.5 and 0.6, as two trajectories but one video.
     expected = {
-        "A": {0.5: (3, 0.75, 10), 0.6: (2, 0.75, 5), 0.7: (1, 0.8, 5), 0.8: (0, NAN, 0), 0.9: (0, NAN, 0)},
-        "B": {0.5: (1, 0.9, 5), 0.6: (1, 0.9, 5), 0.7: (1, 0.9, 5), 0.8: (1, 0.9, 5), 0.9: (0, NAN, 0)},
+        "A": {0.5: (3, 3, 0.75, 10), 0.6: (2, 2, 0.75, 5), 0.7: (1, 1, 0.8, 5), 0.8: (0, 0, NAN, 0)},
+        "B": {0.5: (1, 1, 0.9, 5), 0.6: (1, 1, 0.9, 5), 0.7: (1, 1, 0.9, 5), 0.8: (1, 1, 0.9, 5)},
         "all": {
-            0.5: (4, 0.7875, 15),
-            0.6: (3, 0.8, 10),
-            0.7: (2, 0.85, 10),
-            0.8: (1, 0.9, 5),
-            0.9: (0, NAN, 0),
+            0.5: (4, 3, 0.7875, 15),
+            0.6: (3, 3, 0.8, 10),
+            0.7: (2, 2, 0.85, 10),
+            0.8: (1, 1, 0.9, 5),
+            0.9: (0, 0, NAN, 0),
         },
     }
+    expected["A"][0.9] = expected["B"][0.9] = expected["all"][0.9]
     for teacher, per_beta in expected.items():
-        for beta, (trajectories, ao, clips) in per_beta.items():
+        for beta, (trajectories, videos, ao, clips) in per_beta.items():
             assert table.loc[teacher, (beta, "trajectories")] == trajectories, (teacher, beta)
+            assert table.loc[teacher, (beta, "videos")] == videos, (teacher, beta)
             assert table.loc[teacher, (beta, "AO")] == pytest.approx(ao, nan_ok=True), (teacher, beta)
             assert table.loc[teacher, (beta, "clips")] == clips, (teacher, beta)
+    assert table[(0.5, "videos")].dtype == np.int64
     assert table[(0.5, "trajectories")].dtype == np.int64 and table[(0.5, "clips")].dtype == np.int64
 
 
@@ -314,17 +318,37 @@ def test_sample_shortens_to_the_asked_length_but_never_lengthens():
         source.sample(np.random.default_rng(0), 1)
 
 
-def test_sample_draws_clips_uniformly():
+def test_sample_draws_videos_uniformly_however_many_teachers_kept_them():
+    # square0 is kept by four teachers, square1 by one: 20 clips against 5, yet each video is drawn half the
+    # time. On square0 each teacher is 0-3 pixels off the target, the best one changing from frame to frame.
+    frames = np.arange(40)
     rows = concat(
-        teacher_on(SQUARES[0], "good", np.zeros(40)),
-        teacher_on(SQUARES[1], "good", np.zeros(40)),
-        teacher_on(SQUARES[1], "other", np.zeros(40)),
+        *(teacher_on(SQUARES[0], f"t{k}", (frames + k) % 4.0) for k in range(4)),
+        teacher_on(SQUARES[1], "t0", np.zeros(40)),
     )
     source = TransferSetClipSource(rows, SQUARES, clip_length=8)
+    assert len(source.kept) == 5 and len(source) == 25 and source.num_videos == 2
+    draws = 4000
     rng = np.random.default_rng(0)
-    names = pd.Series([source.sample(rng, 8).name.split("[")[0] for _ in range(600)])
-    # square1 has two kept trajectories, so twice the clips of square0.
-    assert names.value_counts(normalize=True)["test/square1"] == pytest.approx(2 / 3, abs=0.06)
+    on_square0 = sum(source.sample(rng, 8).name.startswith("test/square0") for _ in range(draws))
+    # Binomial(4000, ½): standard deviation √(4000 · ¼) ≈ 31.6 draws; 5 of them (158) leave a false failure
+    # at odds of about 6e-7, while drawing clips uniformly would put 4/5 of the draws (3200) on square0.
+    assert abs(on_square0 - draws / 2) < 5 * np.sqrt(draws / 4)
+
+    # The best teacher is still chosen frame by frame, among every teacher of the clip's video.
+    env = TrackingEnv(source, clip_length=8, crop_size=16)
+    seen = set()
+    for seed in range(10):
+        _, info = env.reset(seed=seed)
+        terminated = False
+        while not terminated:
+            boxes = info["teacher_boxes"]
+            assert set(boxes) in ({"t0", "t1", "t2", "t3"}, {"t0"})
+            overlaps = {name: float(iou(box, info["gt_box"])) for name, box in boxes.items()}
+            assert info["best_teacher"] == max(overlaps, key=overlaps.get)
+            seen.add(info["best_teacher"])
+            _, _, terminated, _, info = env.step(info["gt_action"])
+    assert seen == {"t0", "t1", "t2", "t3"}
 
 
 def test_a_teacher_subset_filters_and_restricts_the_boxes():
