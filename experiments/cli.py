@@ -36,6 +36,7 @@ from envs.sequence import DatasetError
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
 from experiments.evaluation_report import report_evaluation
+from experiments.training_loggers import add_logger_arguments
 from policies.student_roles import ABLATIONS
 from policies.trackers.factory import STUDENT_MODES
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
@@ -262,6 +263,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         "handover_prob": args.handover_prob,
         "separate_critic": args.separate_critic,
         "train_batch_size": args.train_batch_size,
+        "mlflow_tracking_uri": args.mlflow_tracking_uri,
+        "mlflow_experiment": args.mlflow_experiment,
+        "wandb_project": args.wandb_project,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
 
@@ -471,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--imagenet-weights", help="torchvision resnet18 weights file for --preset paper")
     train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
     train.add_argument("--seed", type=int)
+    add_logger_arguments(train)
     train.set_defaults(func=cmd_train)
 
     export = commands.add_parser("export", help="write the student of a training checkpoint to one file")

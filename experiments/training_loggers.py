@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TENSORBOARD",
     "TrainingLoggers",
+    "add_logger_arguments",
     "check_logger_packages",
     "scalar_metrics",
     "tune_logger_callbacks",
@@ -141,3 +142,13 @@ def tune_logger_callbacks(config: TrainConfig, experiment_name: str) -> list:
 
         callbacks.append(WandbLoggerCallback(project=config.wandb_project, group=experiment_name))
     return callbacks
+
+
+def add_logger_arguments(parser) -> None:
+    """The logger flags of ``tbt train`` and ``tbt tune`` (the ``TrainConfig`` settings of the same names)."""
+    group = parser.add_argument_group("metrics loggers (TensorBoard files are always written)")
+    group.add_argument(
+        "--mlflow-tracking-uri", help="log to MLflow at this tracking URI (needs the mlflow extra)"
+    )
+    group.add_argument("--mlflow-experiment", help="the MLflow experiment (default tracking-by-trackers)")
+    group.add_argument("--wandb-project", help="log to this W&B project (needs the wandb extra)")
