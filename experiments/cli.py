@@ -9,7 +9,8 @@
     tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper] [--dataset …] [--iterations N] …
     tbt export CHECKPOINT [--out student.pt]
     tbt submit [--address URL] -- train …
-    tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--out DIR] [--resume]
+    tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--scheduler asha|pbt]
+             [--seeds N] [--storage-path URI] [--out DIR] [--resume]
 
 ``evaluate`` tracks every sequence with every tracker (resuming a stopped run), then writes the report;
 the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) need ``--student``.
@@ -19,7 +20,7 @@ the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and sto
 (resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
 (``experiments.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
 ``submit`` hands a tbt command to a Ray cluster (``cluster.submit``); ``tune`` sweeps KD-RL's settings
-with Ray Tune and ASHA on the validation AO (``experiments.tune_sweep``).
+with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune_sweep``).
 """
 
 from __future__ import annotations
@@ -492,7 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.tune_sweep import add_tune_arguments
 
     tune = commands.add_parser(
-        "tune", help="a Ray Tune sweep of KD-RL (ASHA on validation AO), resumable with --resume"
+        "tune",
+        help="a Ray Tune sweep of KD-RL (ASHA or PBT on tbt train's validation score), resumable with --resume",
     )
     add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)

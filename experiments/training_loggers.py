@@ -99,6 +99,7 @@ class TrainingLoggers:
                 settings,
                 tracking_uri=config.mlflow_tracking_uri,
                 experiment_name=config.mlflow_experiment,
+                create_experiment_if_not_exists=True,
                 run_name=run_name,
             )
         if config.wandb_project is not None:

@@ -9,8 +9,9 @@ Written under the sweep's ``--out`` folder from Tune's ``ResultGrid``:
                               the trials' status; best mean first
     trials.csv                one row per trial: its settings and seed, best and last score, iterations
     score_vs_settings.png     each configuration's mean score (± spread) against each swept setting
-    best_config.json          the sweep's base config with the best configuration's settings, and the
-                              base's own budget and validation cadence: ``tbt train --config`` runs it
+    best_config.json          the sweep's base config with the settings its search space fixes and the
+                              best configuration's, and the base's own budget and validation cadence:
+                              ``tbt train --config`` runs it
     best.json                 the best configuration's scores, and its best trial's checkpoint and student
     best_student.pt           the student of that checkpoint (``tbt export``'s format)
 
@@ -234,7 +235,8 @@ def write_sweep_results(
     grid, out: Path, swept: list[str], base: TrainConfig, max_iterations: int | None = None
 ) -> tuple[pd.DataFrame, BestConfiguration]:
     """Write every file of the module docstring under ``out``; returns the configurations' table and the
-    best configuration. ``base`` is the sweep's real-run config, which ``best_config.json`` builds on."""
+    best configuration. ``base`` is the sweep's real-run config with the settings its search space fixes,
+    which ``best_config.json`` builds on."""
     from experiments.report import markdown_table
     from policies.student_export import export_student
 

@@ -167,6 +167,16 @@ class SweepSettings:
         """A trial's fixed settings: the base with the sweep's budget and validation cadence."""
         return self.base_config().updated(iterations=self.max_iterations, validate_every=self.validate_every)
 
+    def run_config_base(self) -> TrainConfig:
+        """What ``best_config.json`` builds on: the base with the settings the search space fixes (a
+        single value), which every trial trained with."""
+        fixed = {}
+        for setting, spec in self.space.items():
+            kind, values = parse_values(setting, spec)
+            if kind == "choice" and len(values) == 1:
+                fixed[setting] = values[0]
+        return self.base_config().updated(**fixed)
+
     def seed_list(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.base_config().seed]
 
@@ -467,7 +477,7 @@ def run_sweep(
         tuner = _new_tuner(settings, out, data, list(callbacks or []))
     grid = tuner.fit()
     swept = swept_settings(settings.space)
-    table, best = write_sweep_results(grid, out, swept, settings.base_config(), settings.max_iterations)
+    table, best = write_sweep_results(grid, out, swept, settings.run_config_base(), settings.max_iterations)
     return SweepOutcome(grid=grid, table=table, best=best, settings=settings)
 
 

@@ -104,6 +104,13 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     aos = validation[["validation_ao", "trast_ao", "trasfust_ao"]]
     assert aos.stack().between(0, 1).all()
     np.testing.assert_allclose(validation["score"], aos.mean(axis=1), atol=2e-6)
+    # TensorBoard: every iteration's result, and the validations on the iterations that validate.
+    from tests.experiments.test_training_loggers import tensorboard_scalars
+
+    scalars = tensorboard_scalars(out / "training" / "tensorboard")
+    assert [step for step, _ in scalars["ray/tune/trained_s"]] == [1, 2, 3, 4]
+    assert [step for step, _ in scalars["ray/tune/score"]] == [2, 4]
+    np.testing.assert_allclose([v for _, v in scalars["ray/tune/score"]], validation["score"], atol=1e-5)
     state = json.loads((out / "training" / "state.json").read_text())
     assert state["best_ao"] == pytest.approx(validation["score"].max(), abs=1e-6)
     assert state["best_iteration"] == int(validation.loc[validation["score"].idxmax(), "iteration"])

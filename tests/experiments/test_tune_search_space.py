@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ray import tune
 
-from experiments.train_config import ConfigError
+from experiments.train_config import ConfigError, TrainConfig
 from experiments.tune_search_space import (
     DEFAULT_SEARCH_SPACE,
     parse_values,
@@ -121,7 +121,7 @@ def test_asha_and_pbt_compare_the_validation_score_and_pbt_perturbs_the_learning
 
     asha = build_scheduler(parse(["--max-iterations", "40", "--grace-period", "10"]).validate())
     assert isinstance(asha, ASHAScheduler)
-    assert (asha.metric, asha._max_t, asha._grace_period) == ("score", 40, 10)
+    assert (asha.metric, asha._max_t, asha._time_attr) == ("score", 40, "training_iteration")
     pbt = build_scheduler(
         parse(
             ["--scheduler", "pbt", "--lr", "loguniform:1e-4:1e-2", "--perturbation-interval", "10"]
@@ -170,3 +170,10 @@ def test_a_trial_larger_than_the_local_ray_instance_is_refused_before_the_sweep(
         check_trial_fits(settings, {"CPU": 2.0})
     with pytest.raises(ConfigError, match="each trial needs 1 GPU "):
         check_trial_fits(SweepSettings(base={**settings.base, "gpus": 1}), {"CPU": 8.0})
+
+
+def test_the_best_config_builds_on_the_base_with_the_settings_the_space_fixes():
+    settings = parse(["--teacher-pools", "kcf+mosse", "--beta", "0.3", "--lr", "1e-4,1e-3"])
+    base = settings.run_config_base()
+    assert (base.teachers, base.beta) == ("kcf,mosse", 0.3)
+    assert base.lr == TrainConfig().lr  # swept: the best configuration's value goes on top
