@@ -380,7 +380,11 @@ def run_config(settings: SweepSettings, out: str | Path, callbacks: list) -> Any
         name=EXPERIMENT_NAME,
         storage_path=storage_location(settings.storage_path, out),
         checkpoint_config=tune.CheckpointConfig(
-            num_to_keep=settings.checkpoints_to_keep,
+            # PBT clones other trials' checkpoints: Tune warns that keeping 2 or fewer can delete one before
+            # the trial that exploits it has restored it.
+            num_to_keep=settings.checkpoints_to_keep
+            if settings.scheduler == "asha"
+            else max(settings.checkpoints_to_keep, 4),
             checkpoint_score_attribute=SCORE,
             checkpoint_score_order="max",
             checkpoint_frequency=settings.validate_every,
