@@ -2,12 +2,15 @@
 
 Two metrics (``TrainConfig.checkpoint_metric``):
 
-- ``"tras"``: TRAS's AO, the student alone (step 5's selector, and what Ray Tune's ASHA compares through
-  :mod:`experiments.validation_callback`);
+- ``"tras"``: TRAS's AO, the student alone (step 5's selector);
 - ``"modes"`` (the default): the mean AO of the three trackers the run delivers, TRAS, TRAST with the
   partner teacher and TRASFUST with the pool. TRAS's AO alone is blind to the critic, which TRAST and
   TRASFUST rest on, and on 10 videos it is noisy: on ``--seed 1`` it chose iteration 1500 of 2794, whose
   test AOs were TRAS 0.374, TRAST 0.613, TRASFUST 0.555, where the last checkpoint had 0.423, 0.609, 0.626.
+
+``tbt train`` validates its checkpoints with this validator, and a ``tbt tune`` trial validates with the
+same one, built from the same settings by :func:`validator_for_run`
+(:mod:`experiments.validation_callback`); both record :func:`validation_row`, under the same names.
 
 TRAST and TRASFUST replay the teachers' tracks on the validation videos, stored once before training
 (:class:`~teachers.results_teacher.ResultsTeacher`). Neither tracker ever re-initialises a teacher on its
@@ -24,21 +27,35 @@ from collections.abc import Sequence as SequenceABC
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envs.sequence import Sequence
 from experiments.ope_metrics import pool_frames, score_sequence
 
+if TYPE_CHECKING:
+    from experiments.train_config import TrainConfig
+
 __all__ = [
+    "AO_KEYS",
     "CHECKPOINT_METRICS",
     "METRIC_DESCRIPTIONS",
+    "SCORE",
+    "VALIDATION_KEYS",
     "CheckpointValidator",
     "ValidationScores",
     "validate_tras",
+    "validation_row",
+    "validator_for_run",
 ]
 
 METRIC_DESCRIPTIONS = {"modes": "mean AO of TRAS, TRAST and TRASFUST", "tras": "TRAS AO"}
 """Each checkpoint metric, in words, for logs and the report."""
 CHECKPOINT_METRICS = tuple(METRIC_DESCRIPTIONS)
+AO_KEYS = {"tras": "validation_ao", "trast": "trast_ao", "trasfust": "trasfust_ao"}
+"""The name of each tracker's validation AO, in ``validation.csv`` and in a Tune trial's results."""
+SCORE = "score"
+"""The name of the score that chooses checkpoints (``TrainConfig.checkpoint_metric``), likewise."""
+VALIDATION_KEYS = (*AO_KEYS.values(), SCORE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,36 @@ class ValidationScores:
 
     aos: dict[str, float]
     score: float
+
+
+def validation_row(scores: ValidationScores) -> dict[str, float]:
+    """The AO of each tracker and the score under :data:`VALIDATION_KEYS` (NaN for a tracker the metric
+    does not run: TRAST and TRASFUST with ``"tras"``)."""
+    return {
+        **{key: scores.aos.get(mode, math.nan) for mode, key in AO_KEYS.items()},
+        SCORE: scores.score,
+    }
+
+
+def validator_for_run(
+    config: TrainConfig,
+    sequences: SequenceABC[Sequence],
+    *,
+    partner: str | None,
+    teacher_results: str | Path | None,
+    workers: int = 2,
+) -> CheckpointValidator:
+    """The validator of a run with these settings (``checkpoint_metric`` and the teacher pool), whichever
+    driver runs it: ``partner`` is TRAST's teacher, ``teacher_results`` the teachers' stored tracks of
+    ``sequences`` (both unused with the ``"tras"`` metric)."""
+    return CheckpointValidator(
+        sequences,
+        metric=config.checkpoint_metric,
+        partner=partner,
+        pool=config.teachers_list(),
+        teacher_results=teacher_results,
+        workers=workers,
+    )
 
 
 def validate_tras(student, sequences: SequenceABC[Sequence]) -> float:

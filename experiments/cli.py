@@ -9,7 +9,8 @@
     tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper|…] [--dataset …] [--iterations N] …
     tbt export CHECKPOINT [--out student.pt]
     tbt submit [--address URL] -- train …
-    tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--out DIR] [--resume]
+    tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--scheduler asha|pbt]
+             [--seeds N] [--storage-path URI] [--out DIR] [--resume]
 
 ``evaluate`` tracks every sequence with every tracker (resuming a stopped run), then writes the report;
 the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) need ``--student``.
@@ -19,7 +20,7 @@ the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and sto
 (resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
 (``experiments.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
 ``submit`` hands a tbt command to a Ray cluster (``cluster.submit``); ``tune`` sweeps KD-RL's settings
-with Ray Tune and ASHA on the validation AO (``experiments.tune_sweep``).
+with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune_sweep``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from envs.sequence import DatasetError
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
 from experiments.evaluation_report import report_evaluation
+from experiments.training_loggers import add_logger_arguments
 from policies.student_model import PRESETS
 from policies.student_roles import ABLATIONS
 from policies.trackers.factory import STUDENT_MODES
@@ -260,6 +262,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         "curriculum": False if args.no_curriculum else None,
         "policy_lag_correction": False if args.no_policy_lag_correction else None,
         "train_batch_size": args.train_batch_size,
+        "mlflow_tracking_uri": args.mlflow_tracking_uri,
+        "mlflow_experiment": args.mlflow_experiment,
+        "wandb_project": args.wandb_project,
     }
     run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
 
@@ -462,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
     train.add_argument("--seed", type=int)
+    add_logger_arguments(train)
     train.set_defaults(func=cmd_train)
 
     export = commands.add_parser("export", help="write the student of a training checkpoint to one file")
@@ -478,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.tune_sweep import add_tune_arguments
 
     tune = commands.add_parser(
-        "tune", help="a Ray Tune sweep of KD-RL (ASHA on validation AO), resumable with --resume"
+        "tune",
+        help="a Ray Tune sweep of KD-RL (ASHA or PBT on tbt train's validation score), resumable with --resume",
     )
     add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)

@@ -5,15 +5,20 @@ Layout under ``<out>/training/``::
     curves.csv          one row per iteration (policies.kdrl_metrics.SUMMARY_KEYS)
     validation.csv      iteration, the AOs of TRAS, TRAST, TRASFUST on the validation videos, the score
                         that chooses checkpoints, training seconds
+    tensorboard/        TensorBoard event files: every iteration's result and validation
+                        (experiments.training_loggers; MLflow and W&B too when the config asks)
     state.json          iteration, training seconds, best iteration and score, latest checkpoint
     checkpoints/iter_000040/   KDRL.save_to_path (+ student.pt, its exported student)
 
-Every ``validate_every`` iterations (and at the end) the algorithm is checkpointed, its student exported,
-and a :class:`~experiments.checkpoint_validation.CheckpointValidator` tracks the validation videos once;
-the checkpoint with the best score is kept as the best, and only the best and the latest checkpoints stay
-on disk. ``state.json`` is written last, atomically, so a killed run resumes from the latest finished
-checkpoint: the curve rows after it are dropped and training goes on with the same iteration count and
-the training time already spent.
+The algorithm owns the learning-rate schedule and the budget (``policies.lr_schedule``): this loop trains
+until a result says ``done``. Every ``validate_every`` iterations (and at the end) the algorithm is
+checkpointed, its student exported, and the run's
+:class:`~experiments.checkpoint_validation.CheckpointValidator` tracks the validation videos once; the
+checkpoint with the best score is kept as the best, and only the best and the latest checkpoints stay on
+disk. ``state.json`` is written last, atomically, so a killed run resumes from the latest finished
+checkpoint: the curve rows after it are dropped, and the algorithm, rebuilt from the (possibly extended)
+config and restored from the checkpoint, goes on with the same iteration count, training time spent and
+place on the learning-rate curve.
 """
 
 from __future__ import annotations
@@ -28,19 +33,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.checkpoint_validation import CheckpointValidator
+from experiments.checkpoint_validation import SCORE, VALIDATION_KEYS, CheckpointValidator, validation_row
 from experiments.train_config import TrainConfig
+from experiments.training_loggers import TrainingLoggers
 from policies.kdrl_metrics import SUMMARY_KEYS, summarize
+from policies.lr_schedule import TRAINED_SECONDS
 from policies.student_export import export_student
 from teachers.atomic_io import write_text_atomically
 
-__all__ = ["VALIDATION_COLUMNS", "TrainingState", "annealed_lr", "build_algorithm_config", "train_student"]
+__all__ = ["VALIDATION_COLUMNS", "TrainingState", "build_algorithm_config", "train_student"]
 
 logger = logging.getLogger(__name__)
 
 EXPORTED_STUDENT = "student.pt"
-VALIDATION_COLUMNS = ("iteration", "validation_ao", "trast_ao", "trasfust_ao", "score", "train_s")
-"""``validation.csv``: ``validation_ao`` is TRAS's AO; ``score`` is what chooses the best checkpoint."""
+VALIDATION_COLUMNS = ("iteration", *VALIDATION_KEYS, "train_s")
+"""``validation.csv``: ``validation_ao`` is TRAS's AO; ``score`` is what chooses the best checkpoint
+(``experiments.checkpoint_validation.VALIDATION_KEYS``, the names a Tune trial reports them under)."""
 
 
 @dataclass
@@ -159,6 +167,9 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             policy_lag_correction=config.policy_lag_correction,
             distil_weight_decay=config.distil_weight_decay,
             train_batch_size_per_learner=config.train_batch_size,
+            budget_iterations=config.iterations,
+            budget_minutes=config.train_minutes,
+            final_lr_fraction=config.final_lr_fraction,
         )
         .reporting(
             min_train_timesteps_per_iteration=config.train_batch_size, metrics_num_episodes_for_smoothing=16
@@ -169,18 +180,6 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
     if config.curriculum_schedule:
         algo_config.training(curriculum_schedule=config.curriculum_schedule)
     return algo_config
-
-
-def annealed_lr(config: TrainConfig, iteration: int, train_seconds: float) -> float:
-    """The learning rate after ``iteration`` iterations and ``train_seconds`` of training: a cosine from
-    ``config.lr`` to ``config.lr · config.final_lr_fraction`` over whichever budget runs out first."""
-    progress = min(1.0, max(iteration / config.iterations, train_seconds / (config.train_minutes * 60.0)))
-    final = config.lr * config.final_lr_fraction
-    return final + (config.lr - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _set_learning_rate(learner, lr: float) -> None:
-    learner.set_learning_rate(lr)
 
 
 class _CurveWriter:
@@ -220,12 +219,11 @@ def _progress_line(row: dict[str, float], budget_s: float) -> str:
 def train_student(
     config: TrainConfig, transfer_set_root: Path, validator: CheckpointValidator, out: Path
 ) -> TrainingState:
-    """Train (or resume) until ``config.iterations`` or ``config.train_minutes``; returns the final state.
+    """Train (or resume) until the algorithm's budget (``config.iterations`` or ``config.train_minutes``)
+    is spent; returns the final state.
 
     The best checkpoint's exported student is ``state.best_checkpoint / student.pt``.
     """
-    from policies.kdrl import KDRL
-
     # Absolute: RLlib's save_to_path reads a relative path as a URI and refuses it.
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -233,38 +231,38 @@ def train_student(
     state = TrainingState.read(state_path)
     checkpoints = out / "checkpoints"
     budget_s = config.train_minutes * 60.0
+    # Built from this run's config, so that a resume with a larger budget or another scale takes it.
+    algo = build_algorithm_config(config, transfer_set_root).build_algo()
     if state.latest_checkpoint and Path(state.latest_checkpoint).is_dir():
         print(f"resuming training from iteration {state.iteration} ({state.latest_checkpoint})")
-        algo = KDRL.from_checkpoint(state.latest_checkpoint)
+        algo.restore_from_path(state.latest_checkpoint)
     else:
         state = TrainingState()
-        algo = build_algorithm_config(config, transfer_set_root).build_algo()
     curves = _CurveWriter(out / "curves.csv", keep_until=state.iteration)
     validation_path = out / "validation.csv"
     _start_validation_file(validation_path)
-    current_lr = None
+    loggers = TrainingLoggers(config, out, run_name=out.parent.name)
+    done = algo.budget_progress >= 1.0
     try:
-        while state.iteration < config.iterations and state.train_seconds < budget_s:
-            # Recomputed from the iteration and the time spent, so a resumed run carries on the same curve.
-            lr = annealed_lr(config, state.iteration, state.train_seconds)
-            if current_lr is None or abs(lr - current_lr) > 0.01 * current_lr:
-                algo.learner_group.foreach_learner(functools.partial(_set_learning_rate, lr=lr))
-                current_lr = lr
-            started = time.perf_counter()
+        while not done:
             result = algo.train()
-            state.train_seconds += time.perf_counter() - started
+            done = bool(result["done"])
             state.iteration = int(result["training_iteration"])
+            state.train_seconds = float(result[TRAINED_SECONDS])
             row = {**summarize(result), "time_s": state.train_seconds}
             curves.append(row)
             print(_progress_line({**row, "train_s": state.train_seconds}, budget_s), flush=True)
-            last = state.iteration >= config.iterations or state.train_seconds >= budget_s
-            if state.iteration % config.validate_every == 0 or last:
-                stale = _checkpoint_and_validate(algo, state, checkpoints, validator, validation_path)
+            logged = dict(result)
+            if state.iteration % config.validate_every == 0 or done:
+                stale, scores = _checkpoint_and_validate(algo, state, checkpoints, validator, validation_path)
                 state.write(state_path)
                 # Only now that state.json no longer names them: a kill never leaves it pointing nowhere.
                 for old in stale:
                     shutil.rmtree(old, ignore_errors=True)
+                logged.update(scores)
+            loggers.log(logged, step=state.iteration)
     finally:
+        loggers.close()
         algo.stop()
     return state
 
@@ -288,8 +286,9 @@ def _start_validation_file(path: Path) -> None:
 
 def _checkpoint_and_validate(
     algo, state: TrainingState, checkpoints: Path, validator: CheckpointValidator, validation_path: Path
-) -> set[str]:
-    """Checkpoint, export, validate, update ``state``; returns the checkpoints no longer needed."""
+) -> tuple[set[str], dict[str, float]]:
+    """Checkpoint, export, validate, update ``state``; returns the checkpoints no longer needed and the
+    validation's row (``experiments.checkpoint_validation.validation_row``)."""
     path = checkpoints / f"iter_{state.iteration:06d}"
     if path.exists():  # left by a run killed between saving and recording it
         shutil.rmtree(path)
@@ -297,12 +296,7 @@ def _checkpoint_and_validate(
     student = export_student(path, path / EXPORTED_STUDENT)
     started = time.perf_counter()
     scores = validator(student)
-    aos = {
-        "validation_ao": scores.aos["tras"],
-        "trast_ao": scores.aos.get("trast", math.nan),  # NaN ("nan") with the "tras" metric
-        "trasfust_ao": scores.aos.get("trasfust", math.nan),
-        "score": scores.score,
-    }
+    aos = validation_row(scores)  # TRAST and TRASFUST NaN ("nan") with the "tras" metric
     with validation_path.open("a", newline="") as handle:
         csv.DictWriter(handle, fieldnames=VALIDATION_COLUMNS).writerow(
             {
@@ -311,7 +305,7 @@ def _checkpoint_and_validate(
                 "train_s": f"{state.train_seconds:.1f}",
             }
         )
-    improved = scores.score > state.best_ao
+    improved = aos[SCORE] > state.best_ao
     by_tracker = ", ".join(f"{mode.upper()} {ao:.3f}" for mode, ao in scores.aos.items())
     print(
         f"validation at iteration {state.iteration}: {by_tracker} on {len(validator.sequences)} videos; "
@@ -323,4 +317,4 @@ def _checkpoint_and_validate(
     if improved:
         state.best_ao, state.best_iteration, state.best_checkpoint = scores.score, state.iteration, str(path)
     state.latest_checkpoint = str(path)
-    return previous - {state.latest_checkpoint, state.best_checkpoint, None}
+    return previous - {state.latest_checkpoint, state.best_checkpoint, None}, aos

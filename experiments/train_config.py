@@ -81,8 +81,9 @@ class TrainConfig:
     """RAdam's learning rate. The paper's 1e-6 is for 10 days on 4 GPUs; the small preset needs ~1e-3."""
     final_lr_fraction: float = 0.05
     """The rate follows a cosine from ``lr`` down to ``lr · final_lr_fraction`` over the budget (the time or
-    the iterations, whichever runs out first); 1 keeps it constant. At a constant 1e-3 the validation AO
-    of the default run swung between 0.11 and 0.42 from one validation to the next."""
+    the iterations, whichever runs out first); 1 keeps it constant. The algorithm runs the schedule
+    (``policies.lr_schedule``), so ``tbt train``, ``tbt tune``'s trials and ``tbt submit`` all anneal the
+    same way; a constant rate near 1e-3 keeps the small student swinging (docs/method.md, *Training*)."""
     t_max: int = 5
     gamma: float = 1.0
     distil_fraction: float = 0.5
@@ -96,7 +97,7 @@ class TrainConfig:
     train_batch_size: int = 80
     """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a
     batch of 80 gave TRAS AO 0.37 after 150 s where 400 gave 0.07."""
-    # Budget: training stops at whichever comes first.
+    # Budget: training stops at whichever comes first (the algorithm's budget: ``KDRLConfig.training``).
     iterations: int = 10_000
     train_minutes: float = 10.0
     """10, not 11, since the teachers' share grew with the 240 training videos: the whole default run took
@@ -128,6 +129,15 @@ class TrainConfig:
     address: str | None = None
     """Ray cluster to join (``auto`` for a running local one); None starts a local instance."""
     seed: int = 0
+    # Where the metrics go besides curves.csv and TensorBoard (``experiments.training_loggers``).
+    mlflow_tracking_uri: str | None = None
+    """Log every iteration to MLflow at this tracking URI (a server, ``file:…``, ``sqlite:…``) through
+    Ray's MLflow integration; needs the ``mlflow`` extra. None: no MLflow."""
+    mlflow_experiment: str = "tracking-by-trackers"
+    """The MLflow experiment the runs are logged under."""
+    wandb_project: str | None = None
+    """Log every iteration to this Weights & Biases project through Ray's W&B integration; needs the
+    ``wandb`` extra and a W&B login (or ``WANDB_MODE=offline``). None: no W&B."""
 
     @classmethod
     def quick(cls, **overrides: Any) -> TrainConfig:
@@ -201,6 +211,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        from experiments.training_loggers import check_logger_packages
+
+        check_logger_packages(self)
         if self.imagenet_weights is not None and not Path(self.imagenet_weights).is_file():
             raise ConfigError(f"imagenet_weights file {self.imagenet_weights} does not exist")
         if self.imagenet_weights is None:

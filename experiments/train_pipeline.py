@@ -61,6 +61,9 @@ _RESUMABLE_CHANGES = {
     "learner_resources",
     "num_teacher_actors",
     "address",
+    "mlflow_tracking_uri",
+    "mlflow_experiment",
+    "wandb_project",
 }
 
 
@@ -209,15 +212,11 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     started = _stage(
         4, f"training ({config.preset} student, {config.ablation}, {config.train_minutes:g} min budget)"
     )
-    from experiments.checkpoint_validation import CheckpointValidator
+    from experiments.checkpoint_validation import validator_for_run
     from experiments.student_training import EXPORTED_STUDENT, train_student
 
-    validator = CheckpointValidator(
-        validation_videos,
-        metric=config.checkpoint_metric,
-        partner=partner,
-        pool=config.teachers_list(),
-        teacher_results=out / VALIDATION_TEACHERS,
+    validator = validator_for_run(
+        config, validation_videos, partner=partner, teacher_results=out / VALIDATION_TEACHERS
     )
     state = train_student(config, out / "transfer_set", validator, out / "training")
     print(

@@ -1,131 +1,195 @@
-"""What a KD-RL sweep leaves behind: the trials' table, a plot of AO against each swept setting, the best.
+"""What a KD-RL sweep leaves behind: the configurations ranked by their mean score over seeds, the trials,
+a plot of the score against each swept setting, and the best configuration as a ``tbt train`` config.
 
 Written under the sweep's ``--out`` folder from Tune's ``ResultGrid``:
 
-    results.csv, results.md        one row per trial: its swept settings, best and last validation AO,
-                                   the iterations it ran (fewer when ASHA stopped it), its status
-    validation_ao_vs_settings.png  best validation AO of every trial against each swept setting
-    best_config.json               the best trial's complete training config: ``tbt train --config`` takes it
-    best.json                      the best trial: AO, iteration, checkpoint folder, exported student
-    best_student.pt                the student of the best checkpoint (``tbt export``'s format)
+    results.csv, results.md   one row per configuration (its swept settings): the mean and the spread
+                              (standard deviation) over its seeds of each trial's best validation score
+                              (``TrainConfig.checkpoint_metric``), the seeds' scores, the iterations run,
+                              the trials' status; best mean first
+    trials.csv                one row per trial: its settings and seed, best and last score, iterations
+    score_vs_settings.png     each configuration's mean score (± spread) against each swept setting
+    best_config.json          the sweep's base config with the settings its search space fixes and the
+                              best configuration's, and the base's own budget and validation cadence:
+                              ``tbt train --config`` runs it
+    best.json                 the best configuration's scores, and its best trial's checkpoint and student
+    best_student.pt           the student of that checkpoint (``tbt export``'s format)
+
+A configuration's seeds are ranked together because one seed's score is not enough to tell settings
+apart (the spread between seeds of one configuration is as large as many of the effects a sweep
+looks for). Under PBT a trial's settings change as it trains: its row shows the settings it ended with.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from experiments.tune_trainable import TRANSFER_SET_ROOT_KEY, train_config_of_trial
-from experiments.validation_callback import VALIDATION_AO
+from experiments.checkpoint_validation import SCORE
+from experiments.train_config import TrainConfig
+from experiments.tune_trainable import train_config_of_trial
 from teachers.atomic_io import write_text_atomically
 
 __all__ = [
-    "BestTrial",
+    "BestConfiguration",
     "NoBestTrial",
-    "best_trial",
-    "plot_ao_against_settings",
-    "results_table",
+    "best_configuration",
+    "configurations_table",
+    "plot_score_against_settings",
+    "trials_table",
     "write_sweep_results",
 ]
 
 RESULTS_CSV = "results.csv"
 RESULTS_MD = "results.md"
-PLOT = "validation_ao_vs_settings.png"
+TRIALS_CSV = "trials.csv"
+PLOT = "score_vs_settings.png"
 BEST_CONFIG = "best_config.json"
 BEST = "best.json"
 BEST_STUDENT = "best_student.pt"
 
-BEST_AO = "best_validation_ao"
-LAST_AO = "last_validation_ao"
+BEST_SCORE = "best_score"
+"""A trial's highest validation score over its iterations."""
+LAST_SCORE = "last_score"
+SCORE_MEAN = "score_mean"
+"""A configuration's mean over its seeds of their best scores: what ranks configurations."""
+SCORE_SPREAD = "score_std"
+"""The standard deviation of those scores over the seeds (NaN with one seed)."""
+SEED = "seed"
 
 
 class NoBestTrial(RuntimeError):
-    """No trial of the sweep reported a validation AO, or the best one saved no checkpoint."""
+    """No trial of the sweep reported a validation score, or the best one saved no checkpoint."""
 
 
 @dataclass
-class BestTrial:
-    """The trial with the highest validation AO of the sweep, and its best checkpoint."""
+class BestConfiguration:
+    """The configuration with the highest mean score, and its best trial's best checkpoint."""
 
+    settings: dict[str, Any]
+    """The swept settings of the configuration."""
+    score_mean: float
+    score_std: float
+    seeds: list[int]
     trial_id: str
-    validation_ao: float
+    """Its trial with the highest score."""
+    score: float
     iteration: int
     checkpoint: str
-    config: dict[str, Any]
-    """The trial's complete ``TrainConfig`` (as a dict)."""
+    config: dict[str, Any] = field(repr=False)
+    """``best_config.json``: the sweep's base ``TrainConfig`` with ``settings`` (a dict)."""
     student: str | None = None
     """The exported student of ``checkpoint``, once written."""
 
 
-def results_table(grid, swept: list[str], max_iterations: int | None = None) -> pd.DataFrame:
-    """One row per trial, best AO first; built from ``ResultGrid.get_dataframe`` (last and best rows).
+def trials_table(grid, swept: list[str], max_iterations: int | None = None) -> pd.DataFrame:
+    """One row per trial, best score first; built from ``ResultGrid.get_dataframe`` (last and best rows).
 
-    ``status`` is ``done``, ``stopped early`` (by ASHA: fewer than ``max_iterations``) or ``error``.
+    ``status`` is ``done``, ``stopped early`` (by the scheduler: fewer than ``max_iterations``) or ``error``.
     """
+    columns = ["trial_id", *swept, SEED, BEST_SCORE, "best_iteration", LAST_SCORE, "iterations", "status"]
     last = grid.get_dataframe()
-    if last.empty:
-        return pd.DataFrame(columns=["trial_id", *swept, BEST_AO, LAST_AO, "iterations", "status"])
-    best = grid.get_dataframe(filter_metric=VALIDATION_AO, filter_mode="max")
+    if last.empty or SCORE not in last:
+        return pd.DataFrame(columns=columns)
+    best = grid.get_dataframe(filter_metric=SCORE, filter_mode="max")
     table = pd.DataFrame({"trial_id": last["trial_id"]})
-    for setting in swept:
-        table[setting] = last[f"config/{setting}"]
+    for setting in [*swept, SEED]:
+        table[setting] = last[f"config/{setting}"].to_numpy()
     table = table.merge(
-        best[["trial_id", VALIDATION_AO, "training_iteration"]].rename(
-            columns={VALIDATION_AO: BEST_AO, "training_iteration": "best_iteration"}
+        best[["trial_id", SCORE, "training_iteration"]].rename(
+            columns={SCORE: BEST_SCORE, "training_iteration": "best_iteration"}
         ),
         on="trial_id",
         how="left",
     )
-    table[LAST_AO] = last[VALIDATION_AO].to_numpy()
+    table[LAST_SCORE] = last[SCORE].to_numpy()
     table["iterations"] = last["training_iteration"].to_numpy()
     failed = {r.metrics.get("trial_id") for r in grid if r.error and r.metrics}
     table["status"] = [
         "error" if trial in failed else "stopped early" if max_iterations and it < max_iterations else "done"
         for trial, it in zip(table["trial_id"], table["iterations"], strict=True)
     ]
-    return table.sort_values(BEST_AO, ascending=False, na_position="last").reset_index(drop=True)
+    return table[columns].sort_values(BEST_SCORE, ascending=False, na_position="last").reset_index(drop=True)
 
 
-def best_trial(grid) -> BestTrial:
-    """The trial with the highest validation AO over all its iterations, and its best checkpoint.
+def configurations_table(trials: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
+    """One row per configuration of ``trials`` (its values of ``swept``), best mean score first: the mean
+    and spread of its trials' best scores, their seeds and scores, the most iterations one ran, and
+    ``done`` / ``stopped early`` / ``error`` (the worst status of its trials)."""
+    columns = [*swept, SCORE_MEAN, SCORE_SPREAD, "seeds", "scores", "iterations", "status"]
+    if trials.empty:
+        return pd.DataFrame(columns=columns)
+    keys = swept or [pd.Series(0, index=trials.index)]
+    severity = {"done": 0, "stopped early": 1, "error": 2}
+    rows = []
+    for values, group in trials.sort_values(SEED).groupby(keys, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        scores = group[BEST_SCORE].astype(float)
+        rows.append(
+            {
+                **dict(zip(swept, values, strict=False)),
+                SCORE_MEAN: scores.mean(),
+                SCORE_SPREAD: scores.std(ddof=1) if scores.count() > 1 else math.nan,
+                "seeds": ", ".join(str(int(seed)) for seed in group[SEED]),
+                "scores": ", ".join("-" if math.isnan(s) else f"{s:.3f}" for s in scores),
+                "iterations": int(group["iterations"].max()),
+                "status": max(group["status"], key=severity.__getitem__),
+            }
+        )
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(SCORE_MEAN, ascending=False, na_position="last").reset_index(drop=True)
+
+
+def best_configuration(
+    grid, trials: pd.DataFrame, configurations: pd.DataFrame, swept: list[str], base: TrainConfig
+) -> tuple[BestConfiguration, Any]:
+    """The configuration with the highest mean score (its trial with the highest score, and that trial's
+    best checkpoint), and that checkpoint as a Ray ``Checkpoint``.
 
     Raises:
-        NoBestTrial: no trial reported a validation AO, or the best saved no checkpoint (every trial failed?).
+        NoBestTrial: no trial reported a score, or the best trial saved no checkpoint (every trial failed?).
     """
-    reporting = [r for r in grid if r.metrics_dataframe is not None and VALIDATION_AO in r.metrics_dataframe]
-    if not reporting:
+    if configurations.empty or configurations[SCORE_MEAN].isna().all():
         errors = "; ".join(str(r.error).splitlines()[0] for r in grid if r.error) or "none reported"
-        raise NoBestTrial(f"no trial of the sweep reported {VALIDATION_AO} (trial errors: {errors})")
-    result = grid.get_best_result(metric=VALIDATION_AO, mode="max", scope="all", filter_nan_and_inf=True)
-    checkpoint = result.get_best_checkpoint(VALIDATION_AO, "max")
+        raise NoBestTrial(f"no trial of the sweep reported a validation {SCORE} (trial errors: {errors})")
+    top = configurations.iloc[0]
+    members = trials
+    for setting in swept:
+        members = members[members[setting] == top[setting]]
+    member = members.sort_values(BEST_SCORE, ascending=False).iloc[0]
+    result = next(r for r in grid if r.metrics.get("trial_id") == member["trial_id"])
+    checkpoint = result.get_best_checkpoint(SCORE, "max")
     if checkpoint is None:
         raise NoBestTrial(f"the best trial ({result.path}) saved no checkpoint")
-    history = result.metrics_dataframe
-    row = history.loc[history[VALIDATION_AO].idxmax()]
-    config = train_config_of_trial(result.config).to_dict()
-    return BestTrial(
-        trial_id=str(result.metrics.get("trial_id", Path(result.path).name)),
-        validation_ao=float(row[VALIDATION_AO]),
-        iteration=int(row["training_iteration"]),
-        checkpoint=str(checkpoint.path),
-        config=config,
-    )
+    trial_settings = train_config_of_trial(result.config).to_dict()
+    settings = {setting: trial_settings[setting] for setting in swept}
+    return BestConfiguration(
+        settings=settings,
+        score_mean=float(top[SCORE_MEAN]),
+        score_std=float(top[SCORE_SPREAD]),
+        seeds=[int(seed) for seed in members[SEED]],
+        trial_id=str(member["trial_id"]),
+        score=float(member[BEST_SCORE]),
+        iteration=int(member["best_iteration"]),
+        checkpoint=checkpoint.path,
+        config=base.updated(**settings).validate().to_dict(),
+    ), checkpoint
 
 
-def plot_ao_against_settings(table: pd.DataFrame, swept: list[str], path: Path) -> None:
-    """One panel per swept setting: each trial's best validation AO at its value of that setting, coloured
-    by the iterations it ran (trials ASHA stopped early are the dark ones)."""
+def plot_score_against_settings(table: pd.DataFrame, swept: list[str], path: Path) -> None:
+    """One panel per swept setting: each configuration's mean score (± its spread over seeds) at its value
+    of that setting, coloured by the most iterations one of its trials ran (early-stopped ones are dark)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = swept or ["trial_id"]
+    panels = swept or ["seeds"]
     width = max(5.0, 3.2 * len(panels))
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), squeeze=False, sharey=True)
     iterations = table["iterations"].astype(float)
@@ -133,7 +197,7 @@ def plot_ao_against_settings(table: pd.DataFrame, swept: list[str], path: Path) 
     for ax, setting in zip(axes[0], panels, strict=True):
         values = table[setting]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            x = values.astype(float)
+            x = values.astype(float).to_numpy()
             if setting == "lr":
                 ax.set_xscale("log")
         else:  # teacher pools, curriculum on/off: one column per distinct value
@@ -142,46 +206,59 @@ def plot_ao_against_settings(table: pd.DataFrame, swept: list[str], path: Path) 
             x = [order.index(label) for label in labels]
             ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
             ax.set_xlim(-0.5, len(order) - 0.5)
+        ax.errorbar(
+            x, table[SCORE_MEAN], yerr=table[SCORE_SPREAD].fillna(0.0), fmt="none", ecolor="grey", zorder=1
+        )
         points = ax.scatter(
             x,
-            table[BEST_AO],
+            table[SCORE_MEAN],
             c=iterations,
             cmap="viridis",
             vmin=iterations.min(),
             vmax=max(iterations.max(), iterations.min() + 1),
             s=40,
             edgecolors="black",
+            zorder=2,
         )
         ax.set(xlabel=setting.replace("_", " "), ylim=(0, 1))
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("best validation AO (TRAS)")
+    axes[0][0].set_ylabel("validation score, mean over seeds")
     if points is not None:
         fig.colorbar(points, ax=axes[0].tolist(), label="iterations run", fraction=0.05, pad=0.02)
-    fig.suptitle("KD-RL sweep: validation AO of each trial", fontsize=10)
+    fig.suptitle("KD-RL sweep: validation score of each configuration", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
 def write_sweep_results(
-    grid, out: Path, swept: list[str], max_iterations: int | None = None
-) -> tuple[pd.DataFrame, BestTrial]:
-    """Write every file of the module docstring under ``out``; returns the table and the best trial."""
+    grid, out: Path, swept: list[str], base: TrainConfig, max_iterations: int | None = None
+) -> tuple[pd.DataFrame, BestConfiguration]:
+    """Write every file of the module docstring under ``out``; returns the configurations' table and the
+    best configuration. ``base`` is the sweep's real-run config with the settings its search space fixes,
+    which ``best_config.json`` builds on."""
     from experiments.report import markdown_table
     from policies.student_export import export_student
 
     out.mkdir(parents=True, exist_ok=True)
-    table = results_table(grid, swept, max_iterations)
+    trials = trials_table(grid, swept, max_iterations)
+    trials.to_csv(out / TRIALS_CSV, index=False)
+    table = configurations_table(trials, swept)
     table.to_csv(out / RESULTS_CSV, index=False)
-    shown = table.assign(**{c: table[c].map(_readable) for c in swept if c in table})
-    write_text_atomically(out / RESULTS_MD, markdown_table(shown.set_index("trial_id")))
-    plot_ao_against_settings(table, swept, out / PLOT)
+    shown = table.assign(**{c: table[c].map(_readable) for c in swept})
+    shown.index = pd.RangeIndex(1, len(shown) + 1, name="rank")
+    write_text_atomically(out / RESULTS_MD, markdown_table(shown))
+    plot_score_against_settings(table, swept, out / PLOT)
 
-    best = best_trial(grid)
-    best.student = str(export_student(best.checkpoint, out / BEST_STUDENT))
-    config = {k: v for k, v in best.config.items() if k != TRANSFER_SET_ROOT_KEY}
-    write_text_atomically(out / BEST_CONFIG, json.dumps(config, indent=2) + "\n")
-    summary = {k: v for k, v in best.__dict__.items() if k != "config"}
+    best, checkpoint = best_configuration(grid, trials, table, swept, base)
+    with checkpoint.as_directory() as local:  # the trial's checkpoint may live in cloud storage
+        best.student = str(export_student(local, out / BEST_STUDENT))
+    write_text_atomically(out / BEST_CONFIG, json.dumps(best.config, indent=2) + "\n")
+    summary = {
+        k: None if isinstance(v, float) and math.isnan(v) else v  # one seed: no spread
+        for k, v in best.__dict__.items()
+        if k != "config"
+    }
     write_text_atomically(out / BEST, json.dumps(summary, indent=2) + "\n")
     return table, best
 

@@ -1,14 +1,18 @@
 """The Ray Tune trainable of a KD-RL sweep: the KDRL algorithm, configured from a trial's training settings.
 
 Tune samples a trial's config from a flat dict whose keys are :class:`~experiments.train_config.TrainConfig`
-fields (``lr``, ``beta``, ``teachers``, ``curriculum``, …) plus :data:`TRANSFER_SET_ROOT_KEY`. Several of
-those settings cannot be RLlib config values that Tune samples directly: β, the teacher pool and the clip
-settings live inside the clip source (a ``functools.partial`` in ``env_config`` that Tune cannot look
-into), and ``t_max`` also sets the module's ``max_seq_len``. So :class:`SweepKDRL` turns the sampled
-settings into a complete ``KDRLConfig`` with the same :func:`~experiments.student_training.
-build_algorithm_config` that ``tbt train`` uses, adds the validation callback, and is otherwise RLlib's own
-algorithm: Tune trains it (``train()``), checkpoints it (``save_checkpoint``), restores it, and sizes each
-trial's placement group from the algorithm config (``default_resource_request``), GPUs included.
+fields (``lr``, ``beta``, ``teachers``, ``curriculum``, ``seed``, …) plus the sweep's keys below (where
+the transfer set and the teachers' validation tracks are, and TRAST's partner teacher of each pool).
+Several of those settings cannot be RLlib config values that Tune samples directly: β, the teacher pool
+and the clip settings live inside the clip source (a ``functools.partial`` in ``env_config`` that Tune
+cannot look into), and ``t_max`` also sets the module's ``max_seq_len``. So :class:`SweepKDRL` turns the
+sampled settings into a complete ``KDRLConfig`` with the same :func:`~experiments.student_training.
+build_algorithm_config` that ``tbt train`` uses (the learning-rate schedule and the budget included: they
+are the algorithm's), adds the validation that ``tbt train`` runs
+(:class:`~experiments.validation_callback.CheckpointValidationCallback`), and is otherwise RLlib's own
+algorithm: Tune trains it (``train()``, until a result says ``done``), checkpoints it
+(``save_checkpoint``), restores it (ASHA's resumes, PBT's exploits), and sizes each trial's placement group
+from the algorithm config (``default_resource_request``), GPUs included.
 """
 
 from __future__ import annotations
@@ -18,14 +22,18 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from experiments.checkpoint_validation import SCORE, VALIDATION_KEYS
 from experiments.train_config import ConfigError, TrainConfig
-from experiments.validation_callback import VALIDATION_AO, VALIDATION_ITERATION, ValidationAOCallback
+from experiments.validation_callback import VALIDATION_ITERATION, CheckpointValidationCallback
 from policies.kdrl import KDRL
 from policies.kdrl_metrics import ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S, KDRLMetricsCallback
+from policies.lr_schedule import BUDGET_PROGRESS
 
 __all__ = [
+    "PARTNERS_KEY",
     "PLACEMENT_STRATEGY_KEY",
     "TRANSFER_SET_ROOT_KEY",
+    "VALIDATION_TEACHERS_KEY",
     "SweepKDRL",
     "algorithm_config_for_trial",
     "train_config_of_trial",
@@ -33,12 +41,25 @@ __all__ = [
 
 TRANSFER_SET_ROOT_KEY = "transfer_set_root"
 """The trial-config key naming the transfer set every trial cuts its clips from."""
+VALIDATION_TEACHERS_KEY = "validation_teachers"
+"""The trial-config key naming the teachers' stored tracks of the validation videos (``"modes"``)."""
+PARTNERS_KEY = "trast_partners"
+"""The trial-config key mapping each teacher pool (a ``TrainConfig.teachers`` string) to TRAST's partner:
+its teacher with the best mean IoU on the training videos, as ``tbt train`` chooses it."""
 PLACEMENT_STRATEGY_KEY = "placement_strategy"
 """The trial-config key of the trial's placement-group strategy (``PACK``, ``SPREAD``, …): the
 ``TrainConfig`` field of that name, which ``build_algorithm_config`` applies. Placement strategies act
 only under Tune, where each trial gets one placement group."""
-_SWEEP_KEYS = frozenset({TRANSFER_SET_ROOT_KEY})
-_LEADING_METRICS = (VALIDATION_AO, VALIDATION_ITERATION, ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S)
+SWEEP_KEYS = frozenset({TRANSFER_SET_ROOT_KEY, VALIDATION_TEACHERS_KEY, PARTNERS_KEY})
+"""Trial-config keys that are not training settings."""
+_LEADING_METRICS = (
+    SCORE,
+    *(key for key in VALIDATION_KEYS if key != SCORE),
+    VALIDATION_ITERATION,
+    BUDGET_PROGRESS,
+    ENV_STEPS_PER_S,
+    LEARNER_SAMPLES_PER_S,
+)
 _TRAIN_CONFIG_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 
 
@@ -48,15 +69,16 @@ def train_config_of_trial(trial_config: dict[str, Any]) -> TrainConfig:
     Tune's own bookkeeping keys (``__trial_info__`` and the like) are ignored; any other key that is not a
     ``TrainConfig`` field is an error, so that a misspelt search-space key fails instead of doing nothing.
     """
-    settings = {k: v for k, v in trial_config.items() if k not in _SWEEP_KEYS and not k.startswith("__")}
+    settings = {k: v for k, v in trial_config.items() if k not in SWEEP_KEYS and not k.startswith("__")}
     unknown = sorted(set(settings) - _TRAIN_CONFIG_FIELDS)
     if unknown:
         raise ConfigError(f"unknown training setting(s) {unknown} in the trial config")
     return TrainConfig(**settings).validate()
 
 
-def algorithm_config_for_trial(trial_config: dict[str, Any]):
-    """The ``KDRLConfig`` of one trial: ``tbt train``'s algorithm config plus TRAS validation AO."""
+def algorithm_config_for_trial(trial_config: dict[str, Any], validation: bool = True):
+    """The ``KDRLConfig`` of one trial: ``tbt train``'s algorithm config plus ``tbt train``'s validation
+    (left out with ``validation=False``: what a trial's resources are sized from)."""
     from experiments.student_training import build_algorithm_config
 
     if TRANSFER_SET_ROOT_KEY not in trial_config:
@@ -65,12 +87,25 @@ def algorithm_config_for_trial(trial_config: dict[str, Any]):
         )
     config = train_config_of_trial(trial_config)
     algo_config = build_algorithm_config(config, Path(trial_config[TRANSFER_SET_ROOT_KEY]))
-    validation = functools.partial(
-        ValidationAOCallback,
-        validation_dataset=config.validation_dataset,
-        validate_every=config.validate_every,
+    if not validation:
+        return algo_config
+    partner = None
+    if config.checkpoint_metric == "modes":
+        partners = trial_config.get(PARTNERS_KEY) or {}
+        if config.teachers not in partners or not trial_config.get(VALIDATION_TEACHERS_KEY):
+            raise ConfigError(
+                f"the 'modes' checkpoint metric needs TRAST's partner for teacher pool {config.teachers!r} "
+                f"({PARTNERS_KEY}) and the teachers' tracks of the validation videos "
+                f"({VALIDATION_TEACHERS_KEY}) in the trial config"
+            )
+        partner = partners[config.teachers]
+    validator = functools.partial(
+        CheckpointValidationCallback,
+        settings=config.to_dict(),
+        partner=partner,
+        teacher_results=trial_config.get(VALIDATION_TEACHERS_KEY),
     )
-    return algo_config.callbacks([KDRLMetricsCallback, validation])
+    return algo_config.callbacks([KDRLMetricsCallback, validator])
 
 
 class SweepKDRL(KDRL):
@@ -91,7 +126,7 @@ class SweepKDRL(KDRL):
         dataframe show as ``config/<setting>``), not the several hundred keys of the algorithm config."""
         filled = super().get_auto_filled_metrics(*args, **kwargs)
         if self._trial_config is not None:
-            filled["config"] = dict(self._trial_config)
+            filled["config"] = {k: v for k, v in self._trial_config.items() if k not in SWEEP_KEYS}
         return filled
 
     def log_result(self, result: dict) -> None:
@@ -109,5 +144,5 @@ class SweepKDRL(KDRL):
         """One trial's resources, from its algorithm config: the driver (and local learner's GPUs), the env
         runners, the learners and aggregators, as RLlib reserves them for any algorithm under Tune."""
         if isinstance(config, dict) and TRANSFER_SET_ROOT_KEY in config:
-            config = algorithm_config_for_trial(config).to_dict()
+            config = algorithm_config_for_trial(config, validation=False).to_dict()
         return super().default_resource_request(config)

@@ -1,26 +1,33 @@
-"""TRAS's validation AO as a metric of every KD-RL training result (what Ray Tune's ASHA compares).
+"""A Ray Tune trial's validation: ``tbt train``'s validator and checkpoint metric, as an RLlib callback.
 
-:class:`ValidationAOCallback` is an RLlib callback. On the driver, after an iteration, it takes the
+:class:`CheckpointValidationCallback` runs on the trial's driver. After an iteration it takes the
 student's weights from the learner (``algorithm.learner_group.get_weights()``: the local env runner's
-copy lags behind), loads them into a :class:`~policies.student_model.StudentNetwork`, tracks the
-validation videos once with TRAS, and writes the AO into ``result["validation_ao"]``.
+copy lags behind), loads them into a :class:`~policies.student_model.StudentNetwork`, and validates it
+with the validator ``tbt train`` builds from the same settings
+(:func:`~experiments.checkpoint_validation.validator_for_run`: ``TrainConfig.checkpoint_metric``, TRAST's
+partner teacher, the pool, the teachers' stored tracks of the validation videos). It writes
+:func:`~experiments.checkpoint_validation.validation_row` into the result: each tracker's AO and the
+``score`` that Tune's schedulers and checkpoint ranking compare, under the names of ``validation.csv``.
 
-It validates on the first iteration it sees (so the metric exists from the start, also after a restore
-from a checkpoint) and then every ``validate_every`` iterations; in between it repeats the last value, so
-that every result carries the metric (Tune refuses a result that lacks the metric its scheduler uses).
-``result["validation_iteration"]`` says which iteration the value was measured at.
+It validates on the first iteration it sees (so the metrics exist from the start, also after a restore
+from a checkpoint), every ``validate_every`` iterations, and on the iteration that ends the budget
+(``result["done"]``); in between it repeats the last values, so that every result carries them (Tune
+refuses a result that lacks the metric its scheduler uses). ``result["validation_iteration"]`` says which
+iteration they were measured at.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-__all__ = ["VALIDATION_AO", "VALIDATION_ITERATION", "ValidationAOCallback", "student_from_learner"]
+from experiments.checkpoint_validation import SCORE, VALIDATION_KEYS, validation_row
 
-VALIDATION_AO = "validation_ao"
+__all__ = ["VALIDATION_ITERATION", "CheckpointValidationCallback", "student_from_learner"]
+
 VALIDATION_ITERATION = "validation_iteration"
 VALIDATION_SECONDS = "validation_s"
 
@@ -52,46 +59,67 @@ def student_from_learner(algorithm):
     return network.cpu().eval()
 
 
-class ValidationAOCallback(RLlibCallback):
-    """Adds TRAS's AO on ``validation_dataset`` to the training results (see the module docstring).
+class CheckpointValidationCallback(RLlibCallback):
+    """Adds the run's validation to the training results (see the module docstring).
 
-    RLlib instantiates callbacks with no arguments: give it to ``config.callbacks`` as
-    ``functools.partial(ValidationAOCallback, validation_dataset=..., validate_every=...)``.
+    RLlib instantiates callbacks with no arguments: give it to ``config.callbacks`` as a
+    ``functools.partial`` with the arguments below.
 
     Args:
-        validation_dataset: A dataset spec for :func:`envs.datasets.load_dataset` (read lazily, once, on the
-            driver: env runners create the callback too but never validate).
-        validate_every: Iterations between validations.
+        settings: The run's ``TrainConfig`` as a dict (its ``validation_dataset``, ``validate_every``,
+            ``checkpoint_metric`` and ``teachers``).
+        partner: TRAST's teacher (``"modes"`` metric).
+        teacher_results: The teachers' stored tracks of the validation videos (``"modes"`` metric).
+        workers: Tracking jobs run at once.
     """
 
-    def __init__(self, validation_dataset: str, validate_every: int = 1):
+    def __init__(
+        self,
+        settings: dict,
+        partner: str | None = None,
+        teacher_results: str | Path | None = None,
+        workers: int = 1,
+    ):
         super().__init__()
-        if validate_every < 1:
-            raise ValueError(f"validate_every must be >= 1, got {validate_every}")
-        self.validation_dataset = validation_dataset
-        self.validate_every = int(validate_every)
-        self._videos = None
-        self._last_ao = math.nan
+        from experiments.train_config import TrainConfig
+
+        self.config = TrainConfig(**settings)
+        self.partner = partner
+        self.teacher_results = teacher_results
+        self.workers = workers
+        self._validator = None
+        self._last = dict.fromkeys(VALIDATION_KEYS, math.nan)
         self._last_iteration = 0
 
-    def _validation_videos(self):
-        if self._videos is None:
+    def validator(self):
+        """The run's validator (built once, on the driver: env runners create the callback too but never
+        validate)."""
+        if self._validator is None:
             from envs.datasets import load_dataset
+            from experiments.checkpoint_validation import validator_for_run
 
-            self._videos = load_dataset(self.validation_dataset)
-        return self._videos
+            self._validator = validator_for_run(
+                self.config,
+                load_dataset(self.config.validation_dataset),
+                partner=self.partner,
+                teacher_results=self.teacher_results,
+                workers=self.workers,
+            )
+        return self._validator
 
     def on_train_result(self, *, algorithm, metrics_logger=None, result: dict, **kwargs) -> None:
-        from experiments.checkpoint_validation import validate_tras
-
         iteration = int(result.get("training_iteration", algorithm.iteration))
-        due = iteration % self.validate_every == 0 or math.isnan(self._last_ao)
+        due = (
+            iteration % self.config.validate_every == 0
+            or bool(result.get("done"))
+            or math.isnan(self._last[SCORE])
+        )
         seconds = 0.0
         if due:
             started = time.perf_counter()
-            self._last_ao = validate_tras(student_from_learner(algorithm), self._validation_videos())
+            self._last = validation_row(self.validator()(student_from_learner(algorithm)))
             self._last_iteration = iteration
             seconds = time.perf_counter() - started
-        result[VALIDATION_AO] = self._last_ao
+        result.update(self._last)
         result[VALIDATION_ITERATION] = self._last_iteration
         result[VALIDATION_SECONDS] = seconds

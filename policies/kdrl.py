@@ -17,7 +17,10 @@ Pieces:
 * learner connector: ``AddKDRLColumnsToTrainBatch`` inserted right after
   ``AddOneTsToEpisodesAndTruncate``;
 * learner: ``KDRLTorchLearner`` (per-role losses, RAdam);
-* callbacks: ``KDRLMetricsCallback`` (students' mean IoU and reward, curriculum length, throughput).
+* callbacks: ``KDRLMetricsCallback`` (students' mean IoU and reward, curriculum length, throughput);
+* the learning-rate schedule and the training budget (``policies.lr_schedule``): :class:`KDRL` anneals
+  the learners' rate after every iteration and reports ``done`` once the budget is spent, so every driver
+  that builds the algorithm from its config trains on the same curve.
 
 The KD-RL settings reach the envs through ``env_config`` (:meth:`KDRLConfig._sync_env_config`), because
 the env, not the learner, decides what each student does.
@@ -25,6 +28,8 @@ the env, not the learner, decides what each student does.
 
 from __future__ import annotations
 
+import functools
+import time
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
@@ -37,6 +42,7 @@ from ray.tune.registry import register_env
 from policies.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
 from policies.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
 from policies.kdrl_metrics import KDRLMetricsCallback
+from policies.lr_schedule import BUDGET_PROGRESS, TRAINED_SECONDS, CosineBudgetSchedule
 from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
 from policies.student_roles import ABLATIONS
 
@@ -92,6 +98,10 @@ class KDRLConfig(IMPALAConfig):
         self.curriculum = True
         self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
         self.ablation = "kd_rl"
+        # No budget: the paper's constant rate, and training runs until the driver stops it.
+        self.budget_iterations: int | None = None
+        self.budget_minutes: float | None = None
+        self.final_lr_fraction = 1.0
         self._sync_env_config()
         self.callbacks(KDRLMetricsCallback)
         self.rl_module(
@@ -121,6 +131,9 @@ class KDRLConfig(IMPALAConfig):
         curriculum_schedule: dict[str, Any] | None = NotProvided,
         ablation: str | None = NotProvided,
         policy_lag_correction: bool | None = NotProvided,
+        budget_iterations: int | None = NotProvided,
+        budget_minutes: float | None = NotProvided,
+        final_lr_fraction: float | None = NotProvided,
         **kwargs: Any,
     ) -> KDRLConfig:
         """IMPALA's settings plus KD-RL's.
@@ -137,6 +150,11 @@ class KDRLConfig(IMPALAConfig):
             ablation: one of :data:`ABLATIONS` (``policies.student_roles``).
             policy_lag_correction: score autonomous actions with the runner's σ and weight the policy
                 term by V-trace's truncated importance ratio (``policies.kdrl_losses``), True.
+            budget_iterations: iterations after which training is done (the result's ``done``), None.
+            budget_minutes: training minutes after which training is done, None (both None: no budget).
+            final_lr_fraction: the rate anneals on a cosine from ``lr`` to ``lr · final_lr_fraction`` over
+                the budget, whichever of its two parts runs out first (``policies.lr_schedule``); 1 (the
+                paper's constant rate).
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
         super().training(**kwargs)
@@ -156,6 +174,12 @@ class KDRLConfig(IMPALAConfig):
             self.ablation = ablation
         if policy_lag_correction is not NotProvided:
             self.policy_lag_correction = policy_lag_correction
+        if budget_iterations is not NotProvided:
+            self.budget_iterations = budget_iterations
+        if budget_minutes is not NotProvided:
+            self.budget_minutes = budget_minutes
+        if final_lr_fraction is not NotProvided:
+            self.final_lr_fraction = final_lr_fraction
         self._sync_env_config()
         return self
 
@@ -190,6 +214,15 @@ class KDRLConfig(IMPALAConfig):
             self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
         if not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
+        try:
+            schedule = self.budget_schedule()
+        except (TypeError, ValueError) as error:
+            self._value_error(str(error))
+        if schedule.anneals and isinstance(self.lr, list | tuple):
+            self._value_error(
+                "final_lr_fraction < 1 anneals lr on a cosine over the budget: give lr as a number, not as "
+                f"an RLlib schedule ({self.lr!r})"
+            )
         if self.rollout_fragment_length == "auto" or int(self.rollout_fragment_length) < 1:
             self._value_error("rollout_fragment_length (t_max) must be a positive integer")
         model_config = self.model_config or {}
@@ -208,6 +241,15 @@ class KDRLConfig(IMPALAConfig):
             expected = student_config(model_config).crop_size
             if int(crop) != expected:
                 self._value_error(f"env_config crop_size {crop} != the student's crop size {expected}")
+
+    def budget_schedule(self) -> CosineBudgetSchedule:
+        """The learning-rate schedule and budget these settings describe (``policies.lr_schedule``)."""
+        return CosineBudgetSchedule(
+            lr=self.lr if isinstance(self.lr, int | float) else float("nan"),
+            final_fraction=self.final_lr_fraction,
+            iterations=self.budget_iterations,
+            seconds=None if self.budget_minutes is None else 60.0 * self.budget_minutes,
+        )
 
     @override(IMPALAConfig)
     def get_default_learner_class(self):
@@ -242,9 +284,74 @@ def _student_module_class():
 
 
 class KDRL(IMPALA):
-    """KD-RL: IMPALA's asynchronous machinery with the KD-RL learner (no V-trace)."""
+    """KD-RL: IMPALA's asynchronous machinery with the KD-RL learner (no V-trace), and the learning-rate
+    schedule and budget of ``policies.lr_schedule``.
+
+    After every iteration the learners' rate is set to the schedule's value for the budget spent so far
+    (iterations and training seconds, both in the checkpoint), and the result carries ``trained_s``,
+    ``budget_progress`` and ``done`` (True once the budget is spent: Ray Tune stops the trial, ``tbt train``
+    its loop). Only the time spent in ``step`` counts as training time, not validation or checkpoints.
+    """
+
+    _SCHEDULE_STATE = "kdrl_lr_schedule"
 
     @classmethod
     @override(IMPALA)
     def get_default_config(cls) -> KDRLConfig:
         return KDRLConfig()
+
+    @override(IMPALA)
+    def setup(self, config) -> None:
+        super().setup(config)
+        self._schedule = self.config.budget_schedule()
+        self._trained_seconds = 0.0
+
+    @property
+    def trained_seconds(self) -> float:
+        """Seconds spent in training iterations, over every restore."""
+        return self._trained_seconds
+
+    @property
+    def budget_progress(self) -> float:
+        """The fraction of the budget spent (0 without a budget)."""
+        return self._schedule.progress(self.iteration, self._trained_seconds)
+
+    @override(IMPALA)
+    def step(self) -> dict:
+        started = time.perf_counter()
+        result = super().step()
+        self._trained_seconds += time.perf_counter() - started
+        # ``self.iteration`` counts this iteration only once ``train()`` returns.
+        progress = self._schedule.progress(self.iteration + 1, self._trained_seconds)
+        self._apply_lr(progress)
+        result[TRAINED_SECONDS] = self._trained_seconds
+        result[BUDGET_PROGRESS] = progress
+        if self._schedule.has_budget:
+            result["done"] = progress >= 1.0
+        return result
+
+    def _apply_lr(self, progress: float) -> None:
+        """Give every learner the schedule's rate at ``progress`` (nothing to do at a constant rate, which
+        also leaves an RLlib ``lr`` schedule alone)."""
+        if self._schedule.anneals:
+            lr = self._schedule.lr_at(progress)
+            self.learner_group.foreach_learner(functools.partial(_set_learning_rate, lr=lr))
+
+    @override(IMPALA)
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if components is None:
+            state[self._SCHEDULE_STATE] = {TRAINED_SECONDS: self._trained_seconds}
+        return state
+
+    @override(IMPALA)
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        if self._SCHEDULE_STATE in state:
+            self._trained_seconds = float(state[self._SCHEDULE_STATE][TRAINED_SECONDS])
+            # The restored learners start from the config's rate: put them back on the curve.
+            self._apply_lr(self.budget_progress)
+
+
+def _set_learning_rate(learner, lr: float) -> None:
+    learner.set_learning_rate(lr)

@@ -104,6 +104,13 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     aos = validation[["validation_ao", "trast_ao", "trasfust_ao"]]
     assert aos.stack().between(0, 1).all()
     np.testing.assert_allclose(validation["score"], aos.mean(axis=1), atol=2e-6)
+    # TensorBoard: every iteration's result, and the validations on the iterations that validate.
+    from tests.experiments.test_training_loggers import tensorboard_scalars
+
+    scalars = tensorboard_scalars(out / "training" / "tensorboard")
+    assert [step for step, _ in scalars["ray/tune/trained_s"]] == [1, 2, 3, 4]
+    assert [step for step, _ in scalars["ray/tune/score"]] == [2, 4]
+    np.testing.assert_allclose([v for _, v in scalars["ray/tune/score"]], validation["score"], atol=1e-5)
     state = json.loads((out / "training" / "state.json").read_text())
     assert state["best_ao"] == pytest.approx(validation["score"].max(), abs=1e-6)
     assert state["best_iteration"] == int(validation.loc[validation["score"].idxmax(), "iteration"])
@@ -179,18 +186,19 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
         TrainConfig(placement_strategy="RANDOM").validate()
 
 
-def test_learning_rate_anneals_on_a_cosine_over_the_first_budget_to_run_out():
-    from experiments.student_training import annealed_lr
+def test_the_budget_and_the_learning_rate_schedule_are_the_algorithms(tmp_path):
+    """The cosine and the budget run in the algorithm (``policies.lr_schedule``), so ``tbt train`` and a
+    Tune trial built from the same settings anneal the same way."""
+    from experiments.student_training import build_algorithm_config
 
-    config = TrainConfig(lr=1e-3, final_lr_fraction=0.05, iterations=100, train_minutes=10.0)
-    assert annealed_lr(config, 0, 0.0) == pytest.approx(1e-3)
-    # Half the iterations, a fifth of the time: halfway down, 0.05e-3 + 0.95e-3 * 0.5.
-    assert annealed_lr(config, 50, 120.0) == pytest.approx(0.525e-3)
-    # Half the time, a tenth of the iterations: the same point of the curve.
-    assert annealed_lr(config, 10, 300.0) == pytest.approx(0.525e-3)
-    assert annealed_lr(config, 100, 600.0) == pytest.approx(0.05e-3)
-    assert annealed_lr(config, 500, 9000.0) == pytest.approx(0.05e-3)  # past the budget: stays at the floor
-    assert annealed_lr(config.updated(final_lr_fraction=1.0), 70, 0.0) == pytest.approx(1e-3)
+    config = TrainConfig(lr=1e-3, final_lr_fraction=0.05, iterations=100, train_minutes=10.0).validate()
+    schedule = build_algorithm_config(config, tmp_path).budget_schedule()
+    assert (schedule.lr, schedule.final_fraction, schedule.iterations, schedule.seconds) == (
+        1e-3,
+        0.05,
+        100,
+        600.0,
+    )
     with pytest.raises(ConfigError, match=r"final_lr_fraction must be in \(0, 1\], got 0.0"):
         TrainConfig(final_lr_fraction=0.0).validate()
 
