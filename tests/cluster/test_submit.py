@@ -56,8 +56,16 @@ def submitted(monkeypatch):
     """What submit() hands to submit_and_follow, without a cluster."""
     calls = []
 
-    def record(address, entrypoint, runtime_env, *, wait=True, out=None):
-        calls.append({"address": address, "entrypoint": entrypoint, "runtime_env": runtime_env, "wait": wait})
+    def record(address, entrypoint, runtime_env, *, wait=True, out=None, placement=None):
+        calls.append(
+            {
+                "address": address,
+                "entrypoint": entrypoint,
+                "runtime_env": runtime_env,
+                "wait": wait,
+                "placement": placement,
+            }
+        )
         return 0
 
     monkeypatch.setattr("cluster.submit.submit_and_follow", record)
@@ -72,6 +80,7 @@ def test_submit_ships_the_project_runtime_env_by_default(submitted):
             "entrypoint": "tbt train",
             "runtime_env": project_runtime_env(),
             "wait": False,
+            "placement": {},
         }
     ]
 

@@ -71,7 +71,7 @@ def test_flags_become_sweep_settings():
     )
     settings = settings_from_args(args).validate()
     assert settings.space == {**DEFAULT_SEARCH_SPACE, "lr": "1e-3", "teachers": "kcf,kcf+mosse"}
-    assert settings.base["gpus"] == 1 and settings.base["num_env_runners"] == 4
+    assert settings.base["num_gpus_per_learner"] == 1 and settings.base["num_env_runners"] == 4
     assert settings.base["validate_every"] == 5
     assert (settings.num_samples, settings.max_iterations, settings.grace_period) == (3, 20, 5)
 
@@ -86,9 +86,9 @@ def test_bad_sweep_settings_are_refused():
 
 
 def test_a_trial_larger_than_the_local_ray_instance_is_refused_before_the_sweep():
-    settings = SweepSettings(base={**SweepSettings().base, "num_env_runners": 2, "gpus": 0})
+    settings = SweepSettings(base={**SweepSettings().base, "num_env_runners": 2, "num_gpus_per_learner": 0})
     check_trial_fits(settings, {"CPU": 3.0})
     with pytest.raises(ConfigError, match="each trial needs 3 CPUs"):
         check_trial_fits(settings, {"CPU": 2.0})
     with pytest.raises(ConfigError, match="each trial needs 1 GPU "):
-        check_trial_fits(SweepSettings(base={**settings.base, "gpus": 1}), {"CPU": 8.0})
+        check_trial_fits(SweepSettings(base={**settings.base, "num_gpus_per_learner": 1}), {"CPU": 8.0})
