@@ -226,20 +226,16 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
     _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    import torch
-
+def train_config_from_args(args: argparse.Namespace):
+    """The :class:`~experiments.train_config.TrainConfig` that ``tbt train``'s arguments ask for (defaults <
+    ``--config`` file < flags), unchecked."""
     from experiments.train_config import RENAMED_SETTINGS, TrainConfig, load_config_file
-    from experiments.train_pipeline import run_training_pipeline
 
     if args.gpus is not None:
         raise UsageError(
             f"--gpus is now --{RENAMED_SETTINGS['gpus'].replace('_', '-')} (GPUs per learner, RLlib's name); "
             "with a learner on a cluster's GPU node add --num-learners 1"
         )
-    # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
-    # small machine costs far more than the second thread gains).
-    torch.set_num_threads(1)
     config = TrainConfig.quick() if args.quick else TrainConfig()
     if args.config:
         config = config.updated(**load_config_file(args.config))
@@ -275,7 +271,19 @@ def cmd_train(args: argparse.Namespace) -> None:
         "separate_critic": args.separate_critic,
         "train_batch_size": args.train_batch_size,
     }
-    run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
+    return config.updated(**flags)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from experiments.train_pipeline import run_training_pipeline
+
+    config = train_config_from_args(args)
+    # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
+    # small machine costs far more than the second thread gains).
+    torch.set_num_threads(1)
+    run_training_pipeline(config, args.out, resume=args.resume)
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -118,8 +118,23 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     from teachers.transfer_set import TransferSetClipSource, table1
 
     out = Path(out).resolve()
-    config = prepare_run_folder(out, config.validate(), resume)
+    config = config.validate()
     wall = time.perf_counter()
+    init_ray(config.address)
+    # Before anything is written or run. The GPU settings are scale settings, which a resumed run takes
+    # from ``config``, not from the stored one.
+    check_run_gpus(config)
+    config = prepare_run_folder(out, config, resume)
+    backend = evaluation_backend()
+    print(
+        "Ray: "
+        + (
+            "joined a cluster; the evaluations run as Ray tasks"
+            if backend == "ray"
+            else "a private instance; the evaluations run in threads of the driver"
+        ),
+        flush=True,
+    )
     timings: dict[str, float] = {}
 
     started = _stage(1, "videos")
@@ -133,10 +148,6 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     ):
         print(f"{label}: {len(videos)} videos, {sum(len(v) for v in videos)} frames ({spec})")
     timings["videos"] = time.perf_counter() - started
-
-    init_ray(config.address)
-    check_run_gpus(config)
-    backend = evaluation_backend()
 
     started = _stage(2, f"teachers ({config.teachers}) on the training videos")
     store = run_teachers(config, train_videos, out / "transfer_set")
