@@ -138,7 +138,8 @@ class CheckpointValidator:
             for mode, spec in self.specs.items()
         }
         jobs = [(mode, sequence) for mode in factories for sequence in self.sequences]
-        per_mode: dict[str, dict] = {mode: {} for mode in factories}
+        # In the videos' order whatever order the jobs finish in, so that the pooled AOs are the same sums.
+        per_mode = {mode: dict.fromkeys(sequence.name for sequence in self.sequences) for mode in factories}
         for mode, sequence, result, _ in track_jobs(
             jobs, factories, backend=self.backend, workers=self.workers
         ):
