@@ -1,5 +1,6 @@
 """Multi-node training for real, on one machine: a Ray head and a second Ray node as separate processes,
-KD-RL trained against them with one env runner on each node, and a clean shutdown (about 1 minute)."""
+KD-RL trained against them with one env runner on each node, the learner in the driver or as a Ray actor
+on the other node, and a clean shutdown (about 1 minute each)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,27 @@ def _default_address_file():
     return Path(get_ray_address_file(None))
 
 
-def test_env_runners_train_on_both_nodes_and_the_cluster_stops_clean(tmp_path):
-    # One CPU per node, distinct custom resources to tell the nodes apart; no token auth on any process.
+@pytest.mark.parametrize("num_learners", [0, 1], ids=["learner_in_the_driver", "learner_actor"])
+def test_env_runners_and_the_learner_train_on_their_nodes_and_the_cluster_stops_clean(tmp_path, num_learners):
+    # Each node offers one env_runner_node, so the two runners land one per node; only the worker offers
+    # learner_node, and its second CPU is the learner actor's. No token auth on any process.
     cluster = LocalRayCluster(
         [
-            NodeSpec(num_cpus=1, resources={"head_node": 1}),
-            NodeSpec(num_cpus=1, resources={"worker_node": 1}),
+            NodeSpec(num_cpus=1, resources={"head_node": 1, "env_runner_node": 1}),
+            NodeSpec(num_cpus=2, resources={"worker_node": 1, "env_runner_node": 1, "learner_node": 1}),
         ],
         auth_mode="disabled",
     ).start()
     try:
         driver = subprocess.run(
-            [sys.executable, "-m", "tests.cluster.two_node_driver", cluster.address, str(tmp_path)],
+            [
+                sys.executable,
+                "-m",
+                "tests.cluster.two_node_driver",
+                cluster.address,
+                str(tmp_path),
+                str(num_learners),
+            ],
             cwd=REPO_ROOT,
             env=cluster.client_env(),
             capture_output=True,
@@ -51,11 +61,15 @@ def test_env_runners_train_on_both_nodes_and_the_cluster_stops_clean(tmp_path):
         role: node_id
         for node_id, resources in report["nodes"].items()
         for role in resources
-        if role.endswith("_node")
+        if role in ("head_node", "worker_node")
     }
     assert set(node_by_role) == {"head_node", "worker_node"}
+    assert report["driver_node"] == node_by_role["head_node"]
     assert sorted(report["runner_nodes"]) == sorted(node_by_role.values()), report
-    assert report["env_steps"][-1] > 0, report
+    # The learner: inside the driver (on the head), or an actor on the node that offers learner_node.
+    expected_learner_nodes = [node_by_role["worker_node"]] if num_learners else [report["driver_node"]]
+    assert report["learner_nodes"] == expected_learner_nodes, report
+    assert report["env_steps"][-1] > 0 and report["env_steps_trained"] > 0, report
 
     assert not cluster.root.exists(), f"session files left in {cluster.root}"
     address_file = _default_address_file()
