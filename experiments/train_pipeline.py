@@ -195,6 +195,8 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
         teacher_results=out / VALIDATION_TEACHERS,
         backend=validation_backend(config, backend),
     )
+    where = "as Ray tasks" if validator.backend == "ray" else "in threads of the driver"
+    print(f"validations run {where}", flush=True)
     state = train_student(config, out / "transfer_set", validator, out / "training")
     print(
         f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation "

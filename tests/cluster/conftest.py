@@ -18,8 +18,11 @@ def _default_address_file() -> Path:
 
 @pytest.fixture(scope="module")
 def local_job_server():
-    """A one-CPU Ray head with the dashboard, without token auth; stopped and checked for leftovers after."""
-    head = LocalRayHead(num_cpus=1, auth_mode="disabled").start()
+    """A two-CPU Ray head with the dashboard, without token auth; stopped and checked for leftovers after.
+
+    Two CPUs: a shortened ``tbt train`` job holds one with its env runner and validates on the other.
+    """
+    head = LocalRayHead(num_cpus=2, auth_mode="disabled").start()
     gcs_port = str(head.ports["--port"])
     yield head
     head.stop()  # raises if any of its processes survived

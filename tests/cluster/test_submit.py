@@ -201,3 +201,30 @@ def test_a_failing_tbt_command_gives_status_1(local_job_server, capsys):
     assert "submitted job " in logs and ": tbt no-such-command" in logs
     assert "invalid choice: 'no-such-command'" in logs  # tbt's own usage error, from the cluster
     assert logs.rstrip().endswith("FAILED: Job entrypoint command failed with exit code 2")
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.filterwarnings(_RAYS_AIOHTTP_WARNING)
+def test_tbt_submit_runs_a_shortened_training_run_on_the_cluster_end_to_end(
+    local_job_server, tmp_path, capsys
+):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    command = ["train", "--quick", "--iterations", "2", "--out", str(out)]
+    args = parse(["submit", "--address", local_job_server.dashboard_url, "--", *command])
+    status = submit(args)
+    logs = capsys.readouterr().out
+    assert status == 0, logs[-4000:]
+    # The driver joined the job's cluster: the teachers' validation tracks, the validation (the runner
+    # leaves one of the two CPUs free) and the evaluation ran as Ray tasks there.
+    assert "Ray: joined a cluster; the evaluations run as Ray tasks" in logs
+    assert "validations run as Ray tasks" in logs
+    assert "== stage 6/6: report ==" in logs
+    report = out / "report"
+    scores = pd.read_csv(report / "scores.csv", index_col=0)
+    assert {"tras", "trast-kcf", "trasfust-kcf+mosse", "kcf", "mosse", "identity"} <= set(scores.index)
+    assert pd.read_csv(report / "validation.csv")["iteration"].tolist() == [2]
+    assert (report / "student.pt").stat().st_size > 0
+    assert logs.rstrip().endswith("SUCCEEDED")
