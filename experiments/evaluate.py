@@ -21,7 +21,11 @@ Two backends run the jobs:
   2-core machine (``bench_trackers.py``: 4 videos × 60 frames, TRAS + TRAST + TRASFUST) threads took
   5.7 s, Ray 10.3 s with fresh workers (starting them and importing torch costs seconds) and 4.7 s with
   warm ones (separate processes do not share a GIL). Ray pays off for long evaluations and on a cluster,
-  where the jobs spread over many nodes.
+  where the jobs spread over many nodes: ``tbt train`` uses it for its validations and its final
+  evaluation whenever it has joined a cluster (:mod:`experiments.train_pipeline`).
+
+:func:`track_jobs` runs jobs on either backend and hands back the results as they finish, for callers
+that score them rather than store them (the checkpoint validation).
 """
 
 from __future__ import annotations

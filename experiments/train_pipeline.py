@@ -42,12 +42,12 @@ __all__ = [
     "best_teacher",
     "check_run_gpus",
     "evaluation_backend",
-    "validation_backend",
     "prepare_run_folder",
     "run_teachers",
     "run_training_pipeline",
     "run_validation_teachers",
     "teacher_pool_size",
+    "validation_backend",
 ]
 
 logger = logging.getLogger(__name__)
