@@ -94,6 +94,23 @@ def test_a_runtime_env_file_replaces_the_project_one_and_working_dir_overrides_i
     assert submitted[0]["wait"] is True
 
 
+def test_the_entrypoint_flags_reserve_resources_for_the_driver(submitted):
+    argv = ["submit", "--entrypoint-num-cpus", "2", "--entrypoint-num-gpus", "1"]
+    argv += ["--entrypoint-resources", '{"learner_node": 0.001}', "--", "train"]
+    assert submit(parse(argv)) == 0
+    assert submitted[0]["placement"] == {
+        "entrypoint_num_cpus": 2,
+        "entrypoint_num_gpus": 1,
+        "entrypoint_resources": {"learner_node": 0.001},
+    }
+
+
+def test_entrypoint_resources_that_are_no_json_object_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        parse(["submit", "--entrypoint-resources", '["learner_node"]', "--", "train"])
+    assert 'want a JSON object of amounts, e.g. {"learner_node": 1}' in capsys.readouterr().err
+
+
 def test_the_entrypoint_is_quoted_for_the_shell_and_not_prefixed_twice():
     assert tbt_entrypoint(["tbt", "train", "--out", "runs/my run"]) == "tbt train --out 'runs/my run'"
 
