@@ -3,7 +3,9 @@
 Three layers: the file as written against Ray's own schema (``ray/autoscaler/ray-schema.json``); the config
 as ``ray up`` sees it after filling in the provider's defaults, through Ray's own ``validate_config``; and
 what neither catches but a launched cluster trips over: a node type whose ``min_workers`` exceeds its
-``max_workers``, and nodes that disagree on the token-authentication mode or never receive the token.
+``max_workers``, nodes that disagree on the token-authentication mode or never receive the token, and an
+AWS node type without an ``ImageId``, which Ray fills with its default Deep Learning AMI (Ubuntu 18.04),
+whose NVIDIA driver cannot run the CUDA 13 that torch 2.13's wheels bring.
 
 Usage: ``python -m cluster.launcher_checks cluster/launcher/aws.yaml``.
 """
@@ -63,7 +65,7 @@ def check_launcher_config(config: dict | str | Path) -> dict:
         validate_config(prepared)
     except (ValueError, RuntimeError, KeyError) as error:
         raise LauncherConfigError(f"Ray refuses the config: {error}") from None
-    problems = _node_type_range_problems(prepared) + _auth_problems(prepared)
+    problems = _node_type_range_problems(prepared) + _auth_problems(prepared) + _ami_problems(config)
     if problems:
         raise LauncherConfigError("; ".join(problems))
     return prepared
@@ -85,6 +87,24 @@ def _node_type_range_problems(config: dict) -> list[str]:
         if low > high:
             problems.append(f"available_node_types.{name}: min_workers ({low}) exceeds max_workers ({high})")
     return problems
+
+
+def _ami_problems(config: dict) -> list[str]:
+    """Every AWS node type names its AMI (``ray up`` would give a type without one Ray's old default)."""
+    if config.get("provider", {}).get("type") != "aws":
+        return []
+    missing = [
+        name
+        for name, node_type in config.get("available_node_types", {}).items()
+        if str(node_type.get("node_config", {}).get("ImageId", "")).lower() in ("", "latest_dlami")
+    ]
+    if not missing:
+        return []
+    return [
+        f"available_node_types {', '.join(missing)}: no node_config.ImageId, so Ray would launch its default "
+        "Deep Learning AMI (Ubuntu 18.04), whose NVIDIA driver predates the CUDA 13 of torch 2.13's wheels; "
+        "name an AMI with a 580-series driver (see cluster/launcher/aws.yaml)"
+    ]
 
 
 def _auth_problems(config: dict) -> list[str]:

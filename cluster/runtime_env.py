@@ -1,7 +1,7 @@
 """The Ray ``runtime_env`` that ships this checkout to a cluster with a job.
 
-The cluster's nodes already hold the project's dependencies (the launcher's ``setup_commands`` or the
-KubeRay image run ``pip install``); what travels with each job is the code, so that a job runs the
+The cluster's nodes already hold the project's dependencies (the project's image, ``cluster/Dockerfile``,
+on the launcher's nodes and KubeRay's pods); what travels with each job is the code, so that a job runs the
 submitter's working copy rather than whatever version a node was set up with. The checkout goes as the
 ``working_dir``: Ray unpacks it on every node, makes it the current folder of the job's driver and of every
 worker, and puts it first on their ``sys.path``, so it shadows a node's installed copy. ``py_modules`` would

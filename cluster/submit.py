@@ -5,6 +5,11 @@
 on the head node, prints its logs as they come and exits with the job's outcome. It is ``ray job submit``
 with the project's runtime env and exit codes, built on ``ray.job_submission.JobSubmissionClient``.
 
+Where the driver runs: on the head, unless ``--entrypoint-num-cpus``, ``--entrypoint-num-gpus`` or
+``--entrypoint-resources`` reserve resources for it (the Jobs API's ``entrypoint_*`` options), which puts
+it on a node that has them: ``--entrypoint-num-gpus 1`` for a learner inside the driver
+(``--num-learners 0``) that trains on a GPU, since the head of the example clusters has none.
+
 Exit codes: 0 the job SUCCEEDED; 1 it FAILED or was STOPPED; 2 it could not be submitted (missing
 ``ray[default]``, unreachable address, refused token); 130 interrupted while following (the job goes on).
 """
@@ -26,6 +31,7 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "SubmitError",
     "add_submit_arguments",
+    "entrypoint_placement",
     "load_runtime_env_file",
     "resolve_address",
     "submit",
@@ -67,6 +73,22 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         help="the checkout to ship with the job (default: the one tbt runs from)",
     )
     parser.add_argument(
+        "--entrypoint-num-cpus",
+        type=float,
+        help="CPUs reserved for the job's driver (default 0: it may run on any node, the head included)",
+    )
+    parser.add_argument(
+        "--entrypoint-num-gpus",
+        type=float,
+        help="GPUs reserved for the job's driver, which then runs on a GPU node and sees the GPU",
+    )
+    parser.add_argument(
+        "--entrypoint-resources",
+        type=_json_mapping,
+        metavar="JSON",
+        help="custom resources reserved for the driver, e.g. '{\"learner_node\": 0.001}'",
+    )
+    parser.add_argument(
         # Not "command": tbt's own subparsers already store the subcommand's name under that dest.
         "tbt_command",
         metavar="COMMAND",
@@ -74,6 +96,31 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
         help="the tbt command to run on the cluster, after --: tbt submit -- train --iterations 100",
     )
     return parser
+
+
+def _json_mapping(text: str) -> dict[str, float]:
+    """``--entrypoint-resources``: a JSON object of resource name → amount."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, (int, float)) for v in value.values()):
+        raise argparse.ArgumentTypeError(
+            f'want a JSON object of amounts, e.g. {{"learner_node": 1}}: {text!r}'
+        )
+    return value
+
+
+def entrypoint_placement(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``entrypoint_*`` options of ``JobSubmissionClient.submit_job`` that ``args`` sets."""
+    options = {
+        "entrypoint_num_cpus": args.entrypoint_num_cpus,
+        "entrypoint_num_gpus": args.entrypoint_num_gpus,
+        "entrypoint_resources": args.entrypoint_resources,
+    }
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def submit(args: argparse.Namespace) -> int:
@@ -89,7 +136,11 @@ def submit(args: argparse.Namespace) -> int:
 
             runtime_env = project_runtime_env(working_dir=args.working_dir)
         return submit_and_follow(
-            resolve_address(args.address), entrypoint, runtime_env, wait=not args.no_wait
+            resolve_address(args.address),
+            entrypoint,
+            runtime_env,
+            wait=not args.no_wait,
+            placement=entrypoint_placement(args),
         )
     except (SubmitError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -141,11 +192,19 @@ def load_runtime_env_file(path: str | Path) -> dict:
 
 
 def submit_and_follow(
-    address: str, entrypoint: str, runtime_env: dict | None, *, wait: bool = True, out: IO[str] | None = None
+    address: str,
+    entrypoint: str,
+    runtime_env: dict | None,
+    *,
+    wait: bool = True,
+    out: IO[str] | None = None,
+    placement: dict[str, Any] | None = None,
 ) -> int:
     """Submit ``entrypoint`` (any shell command) as a job at ``address`` and, with ``wait``, follow it.
 
-    The job's logs are written to ``out`` (default stdout) as they arrive.
+    The job's logs are written to ``out`` (default stdout) as they arrive. ``placement`` holds the
+    ``entrypoint_num_cpus`` / ``entrypoint_num_gpus`` / ``entrypoint_resources`` that reserve resources
+    for the driver (:func:`entrypoint_placement`).
 
     Returns:
         0 if the job SUCCEEDED (or was submitted, without ``wait``), 1 if it FAILED or was STOPPED, 130 if
@@ -157,7 +216,7 @@ def submit_and_follow(
     out = out or sys.stdout
     client = _connect(address)
     try:
-        job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
+        job_id = client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env, **(placement or {}))
     except RuntimeError as error:  # the job server's answer to a bad request, e.g. an unusable runtime_env
         raise SubmitError(f"the cluster at {address} refused the job: {error}") from error
     print(f"submitted job {job_id} to {address}: {entrypoint}", file=out, flush=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence as SequenceABC
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,7 +110,9 @@ class CheckpointValidator:
         pool: TRASFUST's teachers (``"modes"`` only).
         teacher_results: The results root (GOT-10k layout) holding every teacher's track of ``sequences``
             (``"modes"`` only): see :func:`experiments.train_pipeline.run_validation_teachers`.
-        workers: Tracking jobs run at once, in threads (OpenCV and torch release the GIL).
+        workers: Tracking jobs run at once in threads (OpenCV and torch release the GIL).
+        backend: ``"threads"`` in this process, or ``"ray"``: one Ray task per job, spread over the
+            cluster (:func:`experiments.evaluate.track_jobs`).
 
     Raises:
         ValueError: An unknown metric, no videos, or ``"modes"`` without a partner, a pool or a stored track
@@ -127,7 +128,12 @@ class CheckpointValidator:
         pool: SequenceABC[str] = (),
         teacher_results: str | Path | None = None,
         workers: int = 2,
+        backend: str = "threads",
     ):
+        from experiments.evaluate import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
         if metric not in CHECKPOINT_METRICS:
             raise ValueError(
                 f"unknown checkpoint metric {metric!r}; valid metrics: {', '.join(CHECKPOINT_METRICS)}"
@@ -155,6 +161,7 @@ class CheckpointValidator:
         self.metric = metric
         self.teacher_results = None if teacher_results is None else Path(teacher_results)
         self.workers = max(1, int(workers))
+        self.backend = backend
         self.specs = {"tras": "tras"}
         if metric == "modes":
             self.specs["trast"] = f"trast:results:{partner}"
@@ -166,7 +173,7 @@ class CheckpointValidator:
 
     def __call__(self, student) -> ValidationScores:
         """Track every validation video with every tracker of the metric; the pooled AOs and the score."""
-        from experiments.evaluate import one_torch_thread, track_and_record
+        from experiments.evaluate import track_jobs
         from policies.trackers.factory import student_tracker_factory
         from policies.trackers.student_tracker import as_network
 
@@ -178,18 +185,12 @@ class CheckpointValidator:
             for mode, spec in self.specs.items()
         }
         jobs = [(mode, sequence) for mode in factories for sequence in self.sequences]
-
-        def run(job):
-            mode, sequence = job
-            result, _ = track_and_record(factories[mode], sequence)
-            return mode, sequence.name, score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
-
-        # One torch thread per job: two jobs on two cores, not two jobs on four threads.
-        with one_torch_thread(), ThreadPoolExecutor(max_workers=self.workers) as executor:
-            scored = list(executor.map(run, jobs))
-        per_mode: dict[str, dict] = {mode: {} for mode in factories}
-        for mode, name, scores in scored:
-            per_mode[mode][name] = scores
+        # In the videos' order whatever order the jobs finish in, so that the pooled AOs are the same sums.
+        per_mode = {mode: dict.fromkeys(sequence.name for sequence in self.sequences) for mode in factories}
+        for mode, sequence, result, _ in track_jobs(
+            jobs, factories, backend=self.backend, workers=self.workers
+        ):
+            per_mode[mode][sequence.name] = score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
         aos = {mode: float(pool_frames(scores).ao) for mode, scores in per_mode.items()}
         score = aos["tras"] if self.metric == "tras" else math.fsum(aos.values()) / len(aos)
         return ValidationScores(aos=aos, score=score)

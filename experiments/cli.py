@@ -4,11 +4,11 @@
                  [--student PATH] [--out DIR] [--backend threads|ray]
     tbt report DIR
     tbt track VIDEO --init x,y,w,h --student PATH [--mode tras|trast|trasfust] [--teachers kcf,csrt] [--out DIR]
-    tbt teachers run [--dataset …] [--teachers kcf,csrt,mosse,medianflow] [--out DIR] [--actors N]
+    tbt teachers run [--dataset …] [--teachers kcf,csrt,mosse,medianflow] [--out DIR] [--actors N] [--address auto]
     tbt transfer-set stats DIR
     tbt train [--config FILE] [--out DIR] [--resume] [--preset small|paper|…] [--dataset …] [--iterations N] …
     tbt export CHECKPOINT [--out student.pt]
-    tbt submit [--address URL] -- train …
+    tbt submit [--address URL] [--entrypoint-num-gpus N] [--entrypoint-resources JSON] -- train …
     tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--scheduler asha|pbt]
              [--seeds N] [--storage-path URI] [--out DIR] [--resume]
 
@@ -173,6 +173,7 @@ def cmd_track(args: argparse.Namespace) -> None:
 
 
 def cmd_teachers_run(args: argparse.Namespace) -> None:
+    from cluster.cluster_resources import check_gpu_request
     from cluster.ray_runtime import init_ray
     from teachers.teacher_pool import TeacherPool
     from teachers.transfer_store import TransferSetStore
@@ -186,8 +187,12 @@ def cmd_teachers_run(args: argparse.Namespace) -> None:
     )
     store.write_manifest(args.dataset, list(factories))
     init_ray(args.address, num_cpus=args.num_cpus)
+    check_gpu_request({"teacher actors": (args.actors or 1) * args.gpus_per_actor})
     pool = TeacherPool(
-        args.actors, num_cpus_per_actor=args.cpus_per_actor, num_gpus_per_actor=args.gpus_per_actor
+        args.actors,
+        num_cpus_per_actor=args.cpus_per_actor,
+        num_gpus_per_actor=args.gpus_per_actor,
+        resources_per_actor=args.resources_per_actor,
     )
     started = time.perf_counter()
     report = pool.build(sequences, factories, store)
@@ -224,15 +229,16 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
     _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    import torch
+def train_config_from_args(args: argparse.Namespace):
+    """The :class:`~experiments.train_config.TrainConfig` that ``tbt train``'s arguments ask for (defaults <
+    ``--config`` file < flags), unchecked."""
+    from experiments.train_config import RENAMED_SETTINGS, TrainConfig, load_config_file
 
-    from experiments.train_config import TrainConfig, load_config_file
-    from experiments.train_pipeline import run_training_pipeline
-
-    # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
-    # small machine costs far more than the second thread gains).
-    torch.set_num_threads(1)
+    if args.gpus is not None:
+        raise UsageError(
+            f"--gpus is now --{RENAMED_SETTINGS['gpus'].replace('_', '-')} (GPUs per learner, RLlib's name); "
+            "with a learner on a cluster's GPU node add --num-learners 1"
+        )
     config = TrainConfig.quick() if args.quick else TrainConfig()
     if args.config:
         config = config.updated(**load_config_file(args.config))
@@ -250,12 +256,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         "train_minutes": args.train_minutes,
         "num_env_runners": args.num_env_runners,
         "num_envs_per_env_runner": args.num_envs_per_env_runner,
+        "num_gpus_per_env_runner": args.num_gpus_per_env_runner,
         "num_learners": args.num_learners,
-        "gpus": args.gpus,
-        "num_aggregator_actors_per_learner": args.aggregator_actors,
+        "num_gpus_per_learner": args.num_gpus_per_learner,
+        "num_aggregator_actors_per_learner": args.num_aggregator_actors_per_learner,
         "placement_strategy": args.placement_strategy,
-        "env_runner_resources": args.env_runner_resources,
-        "learner_resources": args.learner_resources,
+        "custom_resources_per_env_runner": args.custom_resources_per_env_runner,
+        "custom_resources_per_learner": args.custom_resources_per_learner,
+        "num_teacher_actors": args.num_teacher_actors,
         "imagenet_weights": args.imagenet_weights,
         "address": args.address,
         "seed": args.seed,
@@ -266,7 +274,19 @@ def cmd_train(args: argparse.Namespace) -> None:
         "mlflow_experiment": args.mlflow_experiment,
         "wandb_project": args.wandb_project,
     }
-    run_training_pipeline(config.updated(**flags), args.out, resume=args.resume)
+    return config.updated(**flags)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+
+    from experiments.train_pipeline import run_training_pipeline
+
+    config = train_config_from_args(args)
+    # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
+    # small machine costs far more than the second thread gains).
+    torch.set_num_threads(1)
+    run_training_pipeline(config, args.out, resume=args.resume)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -391,9 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
     )
     run.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
-    run.add_argument("--actors", type=int, help="teacher actors (default: one per CPU)")
+    run.add_argument(
+        "--actors",
+        type=int,
+        help="teacher actors (default: one per CPU of the cluster now; on an autoscaling cluster give more, "
+        "and the autoscaler adds nodes for them)",
+    )
     run.add_argument("--cpus-per-actor", type=float, default=1.0)
     run.add_argument("--gpus-per-actor", type=float, default=0.0)
+    run.add_argument(
+        "--resources-per-actor",
+        type=json.loads,
+        help='custom resources per actor, JSON, e.g. {"env_runner_node": 0.001} for a cluster\'s CPU workers',
+    )
     run.add_argument("--address", help="join a running Ray cluster (e.g. auto) instead of starting one")
     run.add_argument("--num-cpus", type=int, help="CPUs of the local Ray instance (default: all)")
     run.set_defaults(func=cmd_teachers_run)
@@ -445,21 +475,39 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")
     train.add_argument("--iterations", type=int, help="stop after this many training iterations")
     train.add_argument("--train-minutes", type=float, help="stop training after this many minutes")
-    train.add_argument("--num-env-runners", type=int, help="students (env runner actors)")
-    train.add_argument("--num-envs-per-env-runner", type=int, help="envs per student")
-    train.add_argument("--num-learners", type=int, help="learner actors (0: a learner in the driver)")
-    train.add_argument("--gpus", type=float, help="GPUs per learner")
-    train.add_argument("--aggregator-actors", type=int, help="aggregator actors per learner")
-    train.add_argument("--placement-strategy", choices=["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
+    # Scale: RLlib's names and meanings (AlgorithmConfig.env_runners / .learners); docs/cluster.md.
+    train.add_argument("--num-env-runners", type=int, help="students (env runner actors; default 1)")
+    train.add_argument("--num-envs-per-env-runner", type=int, help="envs each student steps together")
     train.add_argument(
-        "--env-runner-resources",
-        type=json.loads,
-        help='custom resources per env runner, JSON: {"env_runner_node": 0.001}',
+        "--num-gpus-per-env-runner",
+        type=float,
+        help="GPUs per env runner, for its forward passes (fractions share a GPU; default 0)",
     )
     train.add_argument(
-        "--learner-resources",
+        "--num-learners",
+        type=int,
+        help="learner actors (default 0: the learner runs in the driver, on the driver's machine)",
+    )
+    train.add_argument(
+        "--num-gpus-per-learner", type=float, help="GPUs per learner, 0 or up to 1 (default 0)"
+    )
+    train.add_argument("--gpus", type=float, help=argparse.SUPPRESS)  # renamed; cmd_train says to what
+    train.add_argument("--num-aggregator-actors-per-learner", type=int, help="aggregator actors per learner")
+    train.add_argument("--placement-strategy", choices=["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
+    train.add_argument(
+        "--custom-resources-per-env-runner",
+        type=json.loads,
+        help='custom resources per env runner (and teacher actor), JSON: {"env_runner_node": 0.001}',
+    )
+    train.add_argument(
+        "--custom-resources-per-learner",
         type=json.loads,
         help='custom resources per learner actor, JSON: {"learner_node": 0.001}',
+    )
+    train.add_argument(
+        "--num-teacher-actors",
+        type=int,
+        help="teacher actors of stage 2 (default: one per CPU of the cluster or per env runner, if more)",
     )
     train.add_argument(
         "--imagenet-weights",
@@ -500,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         status = args.func(args)
-    except (UsageError, DatasetError, ValueError) as error:
+    except (UsageError, DatasetError, ValueError) as error:  # ConfigError, GPURequestError are ValueErrors
         if args.verbose:
             raise
         print(f"error: {error}", file=sys.stderr)

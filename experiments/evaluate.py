@@ -21,7 +21,11 @@ Two backends run the jobs:
   2-core machine (``bench_trackers.py``: 4 videos × 60 frames, TRAS + TRAST + TRASFUST) threads took
   5.7 s, Ray 10.3 s with fresh workers (starting them and importing torch costs seconds) and 4.7 s with
   warm ones (separate processes do not share a GIL). Ray pays off for long evaluations and on a cluster,
-  where the jobs spread over many nodes.
+  where the jobs spread over many nodes: ``tbt train`` uses it for its validations and its final
+  evaluation whenever it has joined a cluster (:mod:`experiments.train_pipeline`).
+
+:func:`track_jobs` runs jobs on either backend and hands back the results as they finish, for callers
+that score them rather than store them (the checkpoint validation).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Sequence as SequenceABC
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -54,6 +58,7 @@ __all__ = [
     "one_torch_thread",
     "parse_evaluation_trackers",
     "track_and_record",
+    "track_jobs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -148,7 +153,9 @@ def _track_on_ray_worker(factory: TrackerFactory, sequence: Sequence):
     return track_and_record(factory, sequence)
 
 
-def _run_in_threads(jobs, trackers, results_root: Path, workers: int, progress) -> None:
+def _run_in_threads(
+    jobs, trackers, workers: int
+) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
     with ThreadPoolExecutor(max_workers=workers) as pool, one_torch_thread():
         futures = {
             pool.submit(track_and_record, trackers[name], sequence): (name, sequence)
@@ -157,12 +164,10 @@ def _run_in_threads(jobs, trackers, results_root: Path, workers: int, progress) 
         for future in as_completed(futures):
             name, sequence = futures[future]
             # A failure here is a bug (tracker errors are handled per frame), so surface it.
-            _store(results_root, name, sequence, *future.result())
-            progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
-            progress.update()
+            yield (name, sequence, *future.result())
 
 
-def _run_on_ray(jobs, trackers, results_root: Path, workers: int, progress) -> None:
+def _run_on_ray(jobs, trackers, workers: int) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
     import ray
 
     from cluster.ray_runtime import init_ray
@@ -182,7 +187,8 @@ def _run_on_ray(jobs, trackers, results_root: Path, workers: int, progress) -> N
     sequence_refs: dict[int, ray.ObjectRef] = {}
     in_flight: dict[ray.ObjectRef, tuple[str, Sequence]] = {}
     pending = list(reversed(jobs))
-    # Enough jobs queued to keep every CPU of the cluster busy, not the whole evaluation at once.
+    # Enough jobs queued to keep every CPU of the cluster busy, not the whole evaluation at once; on a
+    # cluster that grows on demand, the queued tasks are what asks its autoscaler for more nodes.
     max_in_flight = max(workers, int(ray.cluster_resources().get("CPU", 1)) * 2)
     while pending or in_flight:
         while pending and len(in_flight) < max_in_flight:
@@ -192,12 +198,35 @@ def _run_on_ray(jobs, trackers, results_root: Path, workers: int, progress) -> N
             in_flight[remote.remote(factory_refs[name], sequence_refs[id(sequence)])] = (name, sequence)
         [done], _ = ray.wait(list(in_flight), num_returns=1)
         name, sequence = in_flight.pop(done)
-        _store(results_root, name, sequence, *ray.get(done))
+        yield (name, sequence, *ray.get(done))
         jobs_left[id(sequence)] -= 1
         if jobs_left[id(sequence)] == 0:
             del sequence_refs[id(sequence)]
-        progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
-        progress.update()
+
+
+def track_jobs(
+    jobs: SequenceABC[tuple[str, Sequence]],
+    trackers: Mapping[str, TrackerFactory],
+    *,
+    backend: str = "threads",
+    workers: int = 2,
+) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
+    """Run each ``(tracker name, sequence)`` job on ``backend`` (see the module docstring), yielding
+    ``(name, sequence, result, record)`` as jobs finish (``record`` as :func:`track_and_record` returns it).
+
+    Raises:
+        ValueError: An unknown backend, or fewer than one worker.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if not jobs:
+        return iter(())
+    # Each job already owns a core; OpenCV's own thread pool would oversubscribe them.
+    cv2.setNumThreads(1)
+    run = _run_in_threads if backend == "threads" else _run_on_ray
+    return run(list(jobs), trackers, workers)
 
 
 def evaluate_trackers(
@@ -237,10 +266,9 @@ def evaluate_trackers(
         logger.info(
             "resuming: %d of %d (tracker, sequence) results already stored", skipped, skipped + len(jobs)
         )
-    # Each job already owns a core; OpenCV's own thread pool would oversubscribe them.
-    cv2.setNumThreads(1)
-    run = _run_in_threads if backend == "threads" else _run_on_ray
     with tqdm(total=len(jobs), desc="tracking", unit="seq", disable=not show_progress) as progress:
-        if jobs:
-            run(jobs, trackers, results_root, workers, progress)
+        for name, sequence, result, record in track_jobs(jobs, trackers, backend=backend, workers=workers):
+            _store(results_root, name, sequence, result, record)
+            progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
+            progress.update()
     return len(jobs)

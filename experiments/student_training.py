@@ -146,13 +146,14 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         .env_runners(
             num_env_runners=config.num_env_runners,
             num_envs_per_env_runner=config.num_envs_per_env_runner,
-            custom_resources_per_env_runner=dict(config.env_runner_resources),
+            num_gpus_per_env_runner=config.num_gpus_per_env_runner,
+            custom_resources_per_env_runner=dict(config.custom_resources_per_env_runner),
         )
         .learners(
             num_learners=config.num_learners,
-            num_gpus_per_learner=config.gpus,
+            num_gpus_per_learner=config.num_gpus_per_learner,
             num_aggregator_actors_per_learner=config.num_aggregator_actors_per_learner,
-            custom_resources_per_learner=dict(config.learner_resources),
+            custom_resources_per_learner=dict(config.custom_resources_per_learner),
         )
         .resources(placement_strategy=config.placement_strategy)
         .rl_module(model_config=model_config)

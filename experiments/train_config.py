@@ -23,7 +23,14 @@ from typing import Any
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from policies.student_roles import ABLATIONS
 
-__all__ = ["REMOVED_SETTINGS", "ConfigError", "TrainConfig", "load_config_file"]
+__all__ = ["REMOVED_SETTINGS", "RENAMED_SETTINGS", "ConfigError", "TrainConfig", "load_config_file"]
+
+RENAMED_SETTINGS = {
+    "gpus": "num_gpus_per_learner",
+    "env_runner_resources": "custom_resources_per_env_runner",
+    "learner_resources": "custom_resources_per_learner",
+}
+"""Settings of older ``config.json`` files → their names now (RLlib's)."""
 
 
 class ConfigError(ValueError):
@@ -109,23 +116,34 @@ class TrainConfig:
     """What chooses the best checkpoint on the validation videos: ``"modes"``, the mean AO of TRAS, TRAST
     and TRASFUST (the teachers' tracks of the validation videos are stored once, before training, and
     replayed), or ``"tras"``, TRAS's AO alone. See :mod:`experiments.checkpoint_validation` for why."""
-    # Scale (see docs/cluster.md).
+    # Scale, under RLlib's own names (AlgorithmConfig.env_runners / .learners / .resources); see
+    # docs/cluster.md, *Scaling settings*.
     num_env_runners: int = 1
     """One runner and the learner fill the two cores of a laptop; a second runner oversubscribed them and
     halved TRAS's AO after 150 s (0.30–0.37 → 0.12–0.21). Raise it on bigger machines."""
     num_envs_per_env_runner: int = 16
+    num_gpus_per_env_runner: float = 0
+    """GPUs each env runner reserves; its copy of the student then acts on that GPU (the ``paper`` preset's
+    ResNet-18 forward passes). A fraction shares one GPU between runners."""
     num_learners: int = 0
-    gpus: float = 0
-    """GPUs per learner (with ``num_learners`` 0, the local learner's GPUs)."""
+    """0: the learner runs inside the driver; 1 or more: learner actors that Ray places on the cluster
+    (more than 1 trains data-parallel, NCCL on GPUs, gloo on CPUs). On a cluster whose head has no GPU, a
+    GPU learner needs 1 or more."""
+    num_gpus_per_learner: float = 0
+    """GPUs each learner uses, at most 1 (a learner trains on one device; more GPUs take more learners).
+    With ``num_learners`` 0 it is the driver's own GPU."""
     num_aggregator_actors_per_learner: int = 0
     placement_strategy: str = "PACK"
     """How a trial's actors are placed (``PACK``, ``SPREAD``, ``STRICT_PACK``, ``STRICT_SPREAD``); only
     Ray Tune trials get a placement group, so outside Tune pin roles with the custom resources below."""
-    env_runner_resources: dict[str, float] = field(default_factory=dict)
-    """Custom resources each env runner asks for, e.g. ``{"env_runner_node": 0.001}`` (docs/cluster.md)."""
-    learner_resources: dict[str, float] = field(default_factory=dict)
+    custom_resources_per_env_runner: dict[str, float] = field(default_factory=dict)
+    """Custom resources each env runner asks for, e.g. ``{"env_runner_node": 0.001}`` to keep runners on
+    the nodes that offer it (docs/cluster.md). The teacher actors of stage 2 ask for them too."""
+    custom_resources_per_learner: dict[str, float] = field(default_factory=dict)
     """Custom resources each learner actor asks for, e.g. ``{"learner_node": 0.001}``."""
     num_teacher_actors: int | None = None
+    """Teacher actors of stage 2 (``teachers.teacher_pool``); None sizes the pool from the cluster, see
+    :func:`experiments.train_pipeline.teacher_pool_size`."""
     address: str | None = None
     """Ray cluster to join (``auto`` for a running local one); None starts a local instance."""
     seed: int = 0
@@ -160,17 +178,23 @@ class TrainConfig:
 
     def updated(self, **overrides: Any) -> TrainConfig:
         """A copy with ``overrides`` (``None`` values are ignored: a flag that was not given)."""
-        overrides = dict(overrides)
-        for name in sorted(set(overrides) & set(REMOVED_SETTINGS)):
-            off, why = REMOVED_SETTINGS[name]
-            value = overrides.pop(name)
-            if value not in off:
-                raise ConfigError(f"setting {name!r} was removed ({why}); this config sets it to {value!r}")
+        overrides = _without_retired(overrides)
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; valid settings: {sorted(known)}")
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @classmethod
+    def from_dict(cls, settings: dict[str, Any]) -> TrainConfig:
+        """The config a ``config.json`` holds; a setting that was renamed is named with its new name."""
+        settings = _without_retired(settings)
+        unknown = sorted(set(settings) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {unknown}; valid settings: {sorted(f.name for f in fields(cls))}"
+            )
+        return cls(**settings)
 
     def validate(self) -> TrainConfig:
         """Check every setting; raises :class:`ConfigError` naming the first bad one."""
@@ -201,7 +225,20 @@ class TrainConfig:
             (self.num_env_runners >= 0, f"num_env_runners must be >= 0, got {self.num_env_runners}"),
             (self.num_envs_per_env_runner >= 1, "num_envs_per_env_runner must be >= 1"),
             (self.train_batch_size >= 1, f"train_batch_size must be >= 1, got {self.train_batch_size}"),
-            (self.gpus >= 0 and self.num_learners >= 0, "gpus and num_learners must be >= 0"),
+            (self.num_learners >= 0, f"num_learners must be >= 0, got {self.num_learners}"),
+            (
+                0 <= self.num_gpus_per_learner <= 1,
+                "num_gpus_per_learner must be in [0, 1]: a learner trains on one device, so N GPUs take "
+                f"num_learners N with num_gpus_per_learner 1; got {self.num_gpus_per_learner}",
+            ),
+            (
+                self.num_gpus_per_env_runner >= 0,
+                f"num_gpus_per_env_runner must be >= 0, got {self.num_gpus_per_env_runner}",
+            ),
+            (
+                self.num_teacher_actors is None or self.num_teacher_actors >= 1,
+                f"num_teacher_actors must be >= 1 or null, got {self.num_teacher_actors}",
+            ),
             (bool(self.teachers_list()), "teachers must name at least one teacher"),
             (
                 self.placement_strategy in ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"),
@@ -244,6 +281,21 @@ class TrainConfig:
         from teachers.atomic_io import write_text_atomically
 
         write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _without_retired(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` less the removed ones that hold their off value; a renamed setting, or a removed one
+    that is on, is an error that says what became of it."""
+    settings = dict(settings)
+    for old, new in RENAMED_SETTINGS.items():
+        if old in settings:
+            raise ConfigError(f"setting {old!r} is now {new!r} (RLlib's name); rename it in the config")
+    for name in sorted(set(settings) & set(REMOVED_SETTINGS)):
+        off, why = REMOVED_SETTINGS[name]
+        value = settings.pop(name)
+        if value not in off:
+            raise ConfigError(f"setting {name!r} was removed ({why}); this config sets it to {value!r}")
+    return settings
 
 
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:

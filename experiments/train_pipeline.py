@@ -17,6 +17,15 @@ Stages (each prints its progress; a stopped run restarts where it stopped with `
 
 Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``validation_teachers/``, ``training/``,
 ``evaluation/``, ``report/``.
+
+On a cluster (``--address``, or the driver of a Ray job), every stage uses the cluster, not the head: the
+teacher pool is sized for the cluster (:func:`teacher_pool_size`), and the validation teachers, every
+validation and the final evaluation run as Ray tasks (``experiments.evaluate``, backend ``ray``), which an
+autoscaling cluster adds nodes for. On the private Ray instance of a laptop they run in threads of the
+driver, which start faster there. GPUs that the cluster does not have and cannot get stop the run before
+stage 2 (:func:`cluster.cluster_resources.check_gpu_request`). ``--out`` must then be storage that every
+node sees (docs/cluster.md, *Data, weights and outputs on the nodes*): the validation tasks read the
+teachers' stored tracks from it.
 """
 
 from __future__ import annotations
@@ -34,11 +43,15 @@ from experiments.train_config import ConfigError, TrainConfig
 
 __all__ = [
     "best_teacher",
+    "check_run_gpus",
+    "evaluation_backend",
     "prepare_run_folder",
     "run_teachers",
     "run_training_pipeline",
     "run_validation_teachers",
     "shared_split_warnings",
+    "teacher_pool_size",
+    "validation_backend",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,12 +66,13 @@ _RESUMABLE_CHANGES = {
     "validate_every",
     "num_env_runners",
     "num_envs_per_env_runner",
+    "num_gpus_per_env_runner",
     "num_learners",
-    "gpus",
+    "num_gpus_per_learner",
     "num_aggregator_actors_per_learner",
     "placement_strategy",
-    "env_runner_resources",
-    "learner_resources",
+    "custom_resources_per_env_runner",
+    "custom_resources_per_learner",
     "num_teacher_actors",
     "address",
     "mlflow_tracking_uri",
@@ -124,8 +138,7 @@ def prepare_run_folder(out: Path, config: TrainConfig, resume: bool) -> TrainCon
     if resume:
         if not config_path.is_file():
             raise ConfigError(f"nothing to resume: {config_path} does not exist")
-        # updated(), not the constructor: a setting removed since the run started gets its own message.
-        stored = TrainConfig().updated(**json.loads(config_path.read_text()))
+        stored = TrainConfig.from_dict(json.loads(config_path.read_text()))
         changed = {
             key
             for key, value in config.to_dict().items()
@@ -156,8 +169,23 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     from teachers.transfer_set import TransferSetClipSource, table1
 
     out = Path(out).resolve()
-    config = prepare_run_folder(out, config.validate(), resume)
+    config = config.validate()
     wall = time.perf_counter()
+    init_ray(config.address)
+    # Before anything is written or run. The GPU settings are scale settings, which a resumed run takes
+    # from ``config``, not from the stored one.
+    check_run_gpus(config)
+    config = prepare_run_folder(out, config, resume)
+    backend = evaluation_backend()
+    print(
+        "Ray: "
+        + (
+            "joined a cluster; the evaluations run as Ray tasks"
+            if backend == "ray"
+            else "a private instance; the evaluations run in threads of the driver"
+        ),
+        flush=True,
+    )
     timings: dict[str, float] = {}
 
     started = _stage(1, "videos")
@@ -175,15 +203,13 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
         logger.warning(message)
     timings["videos"] = time.perf_counter() - started
 
-    init_ray(config.address)
-
     started = _stage(2, f"teachers ({config.teachers}) on the training videos")
     store = run_teachers(config, train_videos, out / "transfer_set")
     if config.checkpoint_metric == "modes":
         print(
             "the same teachers on the validation videos (replayed by TRAST and TRASFUST at every validation)"
         )
-        run_validation_teachers(config, validation_videos, out / VALIDATION_TEACHERS)
+        run_validation_teachers(config, validation_videos, out / VALIDATION_TEACHERS, backend=backend)
     timings["teachers"] = time.perf_counter() - started
 
     started = _stage(3, f"transfer set (beta {config.beta:g})")
@@ -216,8 +242,14 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     from experiments.student_training import EXPORTED_STUDENT, train_student
 
     validator = validator_for_run(
-        config, validation_videos, partner=partner, teacher_results=out / VALIDATION_TEACHERS
+        config,
+        validation_videos,
+        partner=partner,
+        teacher_results=out / VALIDATION_TEACHERS,
+        backend=validation_backend(config, backend),
     )
+    where = "as Ray tasks" if validator.backend == "ray" else "in threads of the driver"
+    print(f"validations run {where}", flush=True)
     state = train_student(config, out / "transfer_set", validator, out / "training")
     print(
         f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation "
@@ -234,7 +266,7 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     from experiments.train_report import evaluate_on_test_set, write_training_report
 
     specs = _evaluation_specs(config, partner)
-    evaluation = evaluate_on_test_set(config, specs, student, out / "evaluation")
+    evaluation = evaluate_on_test_set(config, specs, student, out / "evaluation", backend=backend)
     timings["evaluation"] = time.perf_counter() - started
 
     _stage(6, "report")
@@ -262,7 +294,11 @@ def run_teachers(config: TrainConfig, videos, root: Path):
     factories = parse_tracker_specs(
         config.teachers, results_root=config.results_root, model_dir=config.model_dir
     )
-    pool = TeacherPool(config.num_teacher_actors)
+    jobs = sum(not store.has(v.benchmark, v.name, name) for v in videos for name in factories)
+    pool = TeacherPool(
+        teacher_pool_size(config, jobs), resources_per_actor=config.custom_resources_per_env_runner
+    )
+    print(f"{jobs} (video, teacher) pairs to run on {len(pool.actors)} teacher actors")
     try:
         report = pool.build(videos, factories, store)
     finally:
@@ -273,13 +309,71 @@ def run_teachers(config: TrainConfig, videos, root: Path):
     return store
 
 
-def run_validation_teachers(config: TrainConfig, videos, root: Path) -> int:
+def run_validation_teachers(config: TrainConfig, videos, root: Path, backend: str = "threads") -> int:
     """The teacher pool over the validation videos, stored under ``root`` in the GOT-10k results layout
-    (resumable: stored tracks are not run again); returns the number of tracks run."""
+    (resumable: stored tracks are not run again), in threads or as Ray tasks (``backend``); returns the
+    number of tracks run."""
     from experiments.evaluate import evaluate_trackers
     from teachers.registry import parse_tracker_specs
 
     factories = parse_tracker_specs(
         config.teachers, results_root=config.results_root, model_dir=config.model_dir
     )
-    return evaluate_trackers(videos, factories, root)
+    return evaluate_trackers(videos, factories, root, backend=backend)
+
+
+def teacher_pool_size(config: TrainConfig, jobs: int) -> int:
+    """Stage 2's actors: ``num_teacher_actors`` if set, else one per CPU of the cluster or per env runner
+    of stage 4, whichever is more, and never more than the ``jobs`` to run (at least 1).
+
+    The env runners count because a cluster that grows on demand (a KubeRay head with no CPUs and worker
+    groups from 0) has no CPUs when the run starts: the pool's waiting actors make its autoscaler add the
+    nodes that the env runners, which ask for the same custom resources, then train on. Actors that never
+    find room hold no job (``teachers.teacher_pool``).
+    """
+    from teachers.teacher_pool import default_pool_size
+
+    if config.num_teacher_actors is not None:
+        size = config.num_teacher_actors
+    else:
+        size = default_pool_size(cpus_wanted=config.num_env_runners)
+    return max(1, min(size, jobs))
+
+
+def evaluation_backend() -> str:
+    """``"ray"`` on a cluster this run joined, ``"threads"`` on its private Ray instance (see the module
+    docstring)."""
+    from cluster.ray_runtime import joined_cluster
+
+    return "ray" if joined_cluster() else "threads"
+
+
+def validation_backend(config: TrainConfig, backend: str) -> str:
+    """The backend of the validations during training: ``backend``, unless that is ``"ray"`` on a cluster
+    whose CPUs the env runners and learners take all of, with no autoscaler to add more; validation tasks
+    would then wait for a CPU until training ends, and the driver's threads run them instead."""
+    if backend != "ray":
+        return backend
+    from cluster.cluster_resources import cluster_capacity
+
+    # RLlib gives each env runner 1 CPU, and each learner actor 1 CPU unless it has a GPU.
+    busy = config.num_env_runners + (config.num_learners if config.num_gpus_per_learner == 0 else 0)
+    return "ray" if cluster_capacity().reachable("CPU") - busy >= 1 else "threads"
+
+
+def check_run_gpus(config: TrainConfig) -> None:
+    """Stop the run, with one line, if it asks for GPUs that the cluster has not and cannot get
+    (:func:`cluster.cluster_resources.check_gpu_request`); raises :class:`ConfigError`."""
+    from cluster.cluster_resources import GPURequestError, check_gpu_request
+
+    learners_are_actors = config.num_learners > 0
+    try:
+        check_gpu_request(
+            {
+                "learners": config.num_learners * config.num_gpus_per_learner,
+                "env runners": config.num_env_runners * config.num_gpus_per_env_runner,
+            },
+            driver_gpus=0 if learners_are_actors else config.num_gpus_per_learner,
+        )
+    except GPURequestError as error:
+        raise ConfigError(str(error)) from None

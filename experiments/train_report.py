@@ -35,9 +35,10 @@ def _sha256(path: Path) -> str:
 
 
 def evaluate_on_test_set(
-    config: TrainConfig, specs: list[str], student: Path, eval_dir: Path
+    config: TrainConfig, specs: list[str], student: Path, eval_dir: Path, backend: str = "threads"
 ) -> pd.DataFrame:
-    """One-pass evaluation of ``specs`` on the test videos (resumable); returns the pooled score table.
+    """One-pass evaluation of ``specs`` on the test videos (resumable), in threads or as Ray tasks
+    (``backend``, see :mod:`experiments.evaluate`); returns the pooled score table.
 
     Results of the student's trackers are dropped when the student changed since they were stored (a
     resumed run that trained further), so a report never mixes two students.
@@ -65,7 +66,7 @@ def evaluate_on_test_set(
                 shutil.rmtree(eval_dir / "results" / sequences[0].benchmark / name, ignore_errors=True)
     eval_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(manifest_path, json.dumps(manifest, indent=2))
-    evaluate_trackers(sequences, factories, eval_dir / "results", workers=2)
+    evaluate_trackers(sequences, factories, eval_dir / "results", workers=2, backend=backend)
     return report_evaluation(eval_dir, manifest)
 
 

@@ -122,7 +122,7 @@ _BASE_FLAGS = {
     "num_env_runners": "num_env_runners",
     "num_envs_per_env_runner": "num_envs_per_env_runner",
     "num_learners": "num_learners",
-    "gpus_per_trial": "gpus",
+    "gpus_per_trial": "num_gpus_per_learner",
     "seed": "seed",
     "mlflow_tracking_uri": "mlflow_tracking_uri",
     "mlflow_experiment": "mlflow_experiment",

@@ -1,8 +1,13 @@
 """The teacher pool: Ray actors that run every teacher over every video and fill the transfer-set store.
 
-Each (video, teacher) pair is one job. The driver keeps one job in flight per actor, writes each finished
-trajectory to the store at once (atomically), and shows a progress bar. Because finished pairs are on
-disk as soon as they finish, a build that is killed resumes by skipping them.
+Each (video, teacher) pair is one job. The driver keeps one job in flight per started actor, writes each
+finished trajectory to the store at once (atomically), and shows a progress bar. Because finished pairs
+are on disk as soon as they finish, a build that is killed resumes by skipping them.
+
+Jobs go only to actors that have started. On a cluster that grows on demand (the Ray autoscaler of the
+cluster launcher or KubeRay), the actors that do not fit yet wait for the nodes the autoscaler adds for
+them and join the build when they start; actors that never fit never hold a job, so a pool sized for more
+than the cluster can hold finishes on the actors that did start.
 
 Failures, from mildest to worst:
 
@@ -50,6 +55,10 @@ class TeacherActor:
         # One core per actor: OpenCV's own threads would oversubscribe the node (see DEVELOPERS' notes).
         cv2.setNumThreads(1)
 
+    def ready(self) -> bool:
+        """Answers once the actor runs: the pool gives it jobs from then on."""
+        return True
+
     def run(self, factory: TeacherFactory, sequence: Sequence) -> TrackingResult:
         return track_sequence(factory(), sequence)
 
@@ -71,6 +80,14 @@ class PoolReport:
     bad_input: list[tuple[str, str, str]]
 
 
+def default_pool_size(num_cpus_per_actor: float = 1, cpus_wanted: float = 0) -> int:
+    """One actor per CPU the Ray cluster has, or ``cpus_wanted`` if more (the CPUs a later stage of the run
+    will ask the cluster for anyway, which an autoscaling cluster adds for the pool as well), divided by
+    ``num_cpus_per_actor``; at least 1."""
+    cpus = max(float(ray.cluster_resources().get("CPU", 0)), float(cpus_wanted))
+    return max(1, int(cpus // max(num_cpus_per_actor, 1e-9)))
+
+
 def failed_video_result(sequence: Sequence) -> TrackingResult:
     """The record of a teacher that crashed on every try: frozen at the initial box, failed after frame 0."""
     count = len(sequence)
@@ -84,22 +101,31 @@ class TeacherPool:
     """Ray actors that track videos with teachers.
 
     Args:
-        num_actors: Actors to start; ``None`` means one per CPU of the Ray cluster divided by
-            ``num_cpus_per_actor``.
+        num_actors: Actors to start; ``None`` means :func:`default_pool_size`.
         num_cpus_per_actor: CPUs each actor reserves.
         num_gpus_per_actor: GPUs each actor reserves (for DNN teachers).
+        resources_per_actor: Custom resources each actor asks for, e.g. ``{"env_runner_node": 0.001}`` to
+            keep the actors on a cluster's CPU workers (docs/cluster.md).
     """
 
     def __init__(
-        self, num_actors: int | None = None, num_cpus_per_actor: float = 1, num_gpus_per_actor: float = 0
+        self,
+        num_actors: int | None = None,
+        num_cpus_per_actor: float = 1,
+        num_gpus_per_actor: float = 0,
+        resources_per_actor: Mapping[str, float] | None = None,
     ):
         if not ray.is_initialized():
             raise RuntimeError("start Ray first (ray.init or `tbt` does it) before building a TeacherPool")
         if num_actors is None:
-            num_actors = max(1, int(ray.cluster_resources().get("CPU", 1) // max(num_cpus_per_actor, 1e-9)))
+            num_actors = default_pool_size(num_cpus_per_actor)
         if num_actors < 1:
             raise ValueError(f"num_actors must be at least 1, got {num_actors}")
-        self._actor_options = {"num_cpus": num_cpus_per_actor, "num_gpus": num_gpus_per_actor}
+        self._actor_options = {
+            "num_cpus": num_cpus_per_actor,
+            "num_gpus": num_gpus_per_actor,
+            "resources": dict(resources_per_actor or {}),
+        }
         self.actors = [self._new_actor() for _ in range(num_actors)]
 
     def _new_actor(self):
@@ -133,7 +159,9 @@ class TeacherPool:
         failed: list[tuple[str, str]] = []
         bad_input: list[tuple[str, str, str]] = []
         in_flight: dict[ray.ObjectRef, tuple[int, Sequence, str]] = {}
-        idle = list(range(len(self.actors)))
+        idle: list[int] = []
+        # An actor gets jobs once it answers ``ready``: one that waits for a node holds none.
+        starting = {actor.ready.remote(): index for index, actor in enumerate(self.actors)}
 
         def submit(actor_index: int) -> None:
             sequence, name = pending.popleft()
@@ -147,7 +175,17 @@ class TeacherPool:
             while pending or in_flight:
                 while pending and idle:
                     submit(idle.pop())
-                [done], _ = ray.wait(list(in_flight), num_returns=1)
+                [done], _ = ray.wait([*in_flight, *starting], num_returns=1)
+                if done in starting:
+                    actor_index = starting.pop(done)
+                    try:
+                        ray.get(done)
+                    except (RayActorError, ActorDiedError) as error:  # no teacher ran: the setup is at fault
+                        raise RuntimeError(
+                            f"teacher actor {actor_index} died while starting: {error}"
+                        ) from None
+                    idle.append(actor_index)
+                    continue
                 actor_index, sequence, name = in_flight.pop(done)
                 key = (sequence.name, name)
                 try:
@@ -170,8 +208,7 @@ class TeacherPool:
                         crashes[key],
                         error,
                     )
-                    self.actors[actor_index] = self._new_actor()
-                    idle.append(actor_index)
+                    self._restart(actor_index, starting)
                     if crashes[key] <= MAX_CRASH_RETRIES:
                         pending.appendleft((sequence, name))
                         continue
@@ -190,6 +227,11 @@ class TeacherPool:
                 progress.set_postfix_str(f"{name}/{sequence.name}", refresh=False)
                 progress.update()
         return PoolReport(ran=total - len(bad_input), skipped=skipped, failed=failed, bad_input=bad_input)
+
+    def _restart(self, actor_index: int, starting: dict) -> None:
+        """Replace a dead actor; the new one gets jobs once it has started."""
+        self.actors[actor_index] = self._new_actor()
+        starting[self.actors[actor_index].ready.remote()] = actor_index
 
     @staticmethod
     def _release(

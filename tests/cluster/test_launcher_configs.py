@@ -44,10 +44,38 @@ def test_the_aws_cluster_has_a_cpu_head_and_autoscaled_role_workers(aws_config):
         assert 0 <= worker["min_workers"] < worker["max_workers"] <= aws_config["max_workers"]
 
 
-def test_every_node_installs_the_synced_checkout_and_gets_the_token(aws_config):
+def test_every_node_runs_the_projects_image_and_installs_no_wheel_when_it_starts(aws_config):
+    kuberay = yaml.safe_load((REPO_ROOT / "cluster" / "kuberay" / "raycluster.yaml").read_text())
+    image = kuberay["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
+    assert aws_config["docker"]["image"] == image  # the image of cluster/Dockerfile, as on KubeRay
+    assert not any("docker" in node_type for node_type in aws_config["available_node_types"].values())
     assert aws_config["file_mounts"]["~/tbt"] == "."
+    installs = [command for command in aws_config["setup_commands"] if "pip install" in command]
+    assert installs == ["pip install --no-deps -e ~/tbt"]
+    assert "boto3" in " ".join(aws_config["head_setup_commands"])  # the autoscaler's AWS client, small
+
+
+def test_every_node_type_names_an_ami_and_the_gpu_type_checks_torch_sees_its_gpu(aws_config):
+    for node_type in aws_config["available_node_types"].values():
+        assert node_type["node_config"]["ImageId"].startswith(
+            "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-"
+        )
+    (check,) = aws_config["available_node_types"]["worker_gpu"]["worker_setup_commands"]
+    assert "torch.cuda.is_available()" in check
+
+
+def test_a_node_type_without_an_ami_is_refused(broken):
+    del broken["available_node_types"]["worker_gpu"]["node_config"]["ImageId"]
+    with pytest.raises(
+        LauncherConfigError,
+        match=r"available_node_types worker_gpu: no node_config.ImageId, so Ray would launch its default "
+        r"Deep Learning AMI \(Ubuntu 18.04\)",
+    ):
+        check_launcher_config(broken)
+
+
+def test_every_node_gets_the_token(aws_config):
     assert "~/.ray/auth_token" in aws_config["file_mounts"]
-    assert "pip install -e ~/tbt" in aws_config["setup_commands"]
     starts = aws_config["head_start_ray_commands"][-1] + aws_config["worker_start_ray_commands"][-1]
     assert starts.count("RAY_AUTH_MODE=token ray start") == 2
 

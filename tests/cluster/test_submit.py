@@ -56,8 +56,16 @@ def submitted(monkeypatch):
     """What submit() hands to submit_and_follow, without a cluster."""
     calls = []
 
-    def record(address, entrypoint, runtime_env, *, wait=True, out=None):
-        calls.append({"address": address, "entrypoint": entrypoint, "runtime_env": runtime_env, "wait": wait})
+    def record(address, entrypoint, runtime_env, *, wait=True, out=None, placement=None):
+        calls.append(
+            {
+                "address": address,
+                "entrypoint": entrypoint,
+                "runtime_env": runtime_env,
+                "wait": wait,
+                "placement": placement,
+            }
+        )
         return 0
 
     monkeypatch.setattr("cluster.submit.submit_and_follow", record)
@@ -72,6 +80,7 @@ def test_submit_ships_the_project_runtime_env_by_default(submitted):
             "entrypoint": "tbt train",
             "runtime_env": project_runtime_env(),
             "wait": False,
+            "placement": {},
         }
     ]
 
@@ -83,6 +92,23 @@ def test_a_runtime_env_file_replaces_the_project_one_and_working_dir_overrides_i
     assert submit(parse(argv)) == 0
     assert submitted[0]["runtime_env"] == {"working_dir": str(tmp_path), "env_vars": {"A": "1"}}
     assert submitted[0]["wait"] is True
+
+
+def test_the_entrypoint_flags_reserve_resources_for_the_driver(submitted):
+    argv = ["submit", "--entrypoint-num-cpus", "2", "--entrypoint-num-gpus", "1"]
+    argv += ["--entrypoint-resources", '{"learner_node": 0.001}', "--", "train"]
+    assert submit(parse(argv)) == 0
+    assert submitted[0]["placement"] == {
+        "entrypoint_num_cpus": 2,
+        "entrypoint_num_gpus": 1,
+        "entrypoint_resources": {"learner_node": 0.001},
+    }
+
+
+def test_entrypoint_resources_that_are_no_json_object_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        parse(["submit", "--entrypoint-resources", '["learner_node"]', "--", "train"])
+    assert 'want a JSON object of amounts, e.g. {"learner_node": 1}' in capsys.readouterr().err
 
 
 def test_the_entrypoint_is_quoted_for_the_shell_and_not_prefixed_twice():
@@ -192,3 +218,30 @@ def test_a_failing_tbt_command_gives_status_1(local_job_server, capsys):
     assert "submitted job " in logs and ": tbt no-such-command" in logs
     assert "invalid choice: 'no-such-command'" in logs  # tbt's own usage error, from the cluster
     assert logs.rstrip().endswith("FAILED: Job entrypoint command failed with exit code 2")
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.filterwarnings(_RAYS_AIOHTTP_WARNING)
+def test_tbt_submit_runs_a_shortened_training_run_on_the_cluster_end_to_end(
+    local_job_server, tmp_path, capsys
+):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    command = ["train", "--quick", "--iterations", "2", "--out", str(out)]
+    args = parse(["submit", "--address", local_job_server.dashboard_url, "--", *command])
+    status = submit(args)
+    logs = capsys.readouterr().out
+    assert status == 0, logs[-4000:]
+    # The driver joined the job's cluster: the teachers' validation tracks, the validation (the runner
+    # leaves one of the two CPUs free) and the evaluation ran as Ray tasks there.
+    assert "Ray: joined a cluster; the evaluations run as Ray tasks" in logs
+    assert "validations run as Ray tasks" in logs
+    assert "== stage 6/6: report ==" in logs
+    report = out / "report"
+    scores = pd.read_csv(report / "scores.csv", index_col=0)
+    assert {"tras", "trast-kcf", "trasfust-kcf+mosse", "kcf", "mosse", "identity"} <= set(scores.index)
+    assert pd.read_csv(report / "validation.csv")["iteration"].tolist() == [2]
+    assert (report / "student.pt").stat().st_size > 0
+    assert logs.rstrip().endswith("SUCCEEDED")

@@ -114,3 +114,23 @@ def test_the_ray_backend_stores_what_the_threads_backend_stores(ray_session, tmp
         assert read_choices(
             tmp_path / "ray", sequence.benchmark, "trasfust-kcf+mosse", sequence.name
         ) == read_choices(tmp_path / "threads", sequence.benchmark, "trasfust-kcf+mosse", sequence.name)
+
+
+def test_validation_as_ray_tasks_scores_what_validation_in_threads_scores(
+    ray_session, tmp_path, exported_student
+):
+    from experiments.checkpoint_validation import CheckpointValidator
+
+    sequences = load_dataset("synthetic:videos=2,frames=12,seed=3")
+    teachers, _ = parse_evaluation_trackers("kcf,mosse")
+    evaluate_trackers(sequences, teachers, tmp_path, show_progress=False)
+    scores = {
+        backend: CheckpointValidator(
+            sequences, partner="kcf", pool=["kcf", "mosse"], teacher_results=tmp_path, backend=backend
+        )(exported_student)
+        for backend in ("threads", "ray")
+    }
+    assert scores["ray"] == scores["threads"]
+    assert set(scores["ray"].aos) == {"tras", "trast", "trasfust"}
+    with pytest.raises(ValueError, match="unknown backend 'dask'; valid backends: threads, ray"):
+        CheckpointValidator(sequences, metric="tras", backend="dask")

@@ -161,19 +161,20 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
     config = TrainConfig(
         num_env_runners=6,
         num_envs_per_env_runner=4,
+        num_gpus_per_env_runner=0.25,
         num_learners=2,
-        gpus=1,
+        num_gpus_per_learner=1,
         num_aggregator_actors_per_learner=2,
         placement_strategy="SPREAD",
-        env_runner_resources={"env_runner_node": 0.001},
-        learner_resources={"learner_node": 0.001},
+        custom_resources_per_env_runner={"env_runner_node": 0.001},
+        custom_resources_per_learner={"learner_node": 0.001},
         t_max=7,
         lr=2e-3,
         train_batch_size=64,
         policy_lag_correction=False,
     ).validate()
     algo = build_algorithm_config(config, tmp_path)
-    assert (algo.num_env_runners, algo.num_envs_per_env_runner) == (6, 4)
+    assert (algo.num_env_runners, algo.num_envs_per_env_runner, algo.num_gpus_per_env_runner) == (6, 4, 0.25)
     assert (algo.num_learners, algo.num_gpus_per_learner, algo.num_aggregator_actors_per_learner) == (2, 1, 2)
     assert algo.placement_strategy == "SPREAD"
     assert algo.custom_resources_per_env_runner == {"env_runner_node": 0.001}

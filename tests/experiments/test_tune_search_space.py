@@ -88,7 +88,7 @@ def test_flags_become_sweep_settings(tmp_path):
         + ["--config", str(config_file), "--checkpoint-metric", "tras", "--mlflow-tracking-uri", "file:/m"]
     ).validate()
     assert settings.space == {**DEFAULT_SEARCH_SPACE, "lr": "1e-3", "teachers": "kcf,kcf+mosse"}
-    assert settings.base["gpus"] == 1 and settings.base["num_env_runners"] == 4
+    assert settings.base["num_gpus_per_learner"] == 1 and settings.base["num_env_runners"] == 4
     assert settings.base["checkpoint_metric"] == "tras" and settings.base["mlflow_tracking_uri"] == "file:/m"
     assert (settings.num_samples, settings.max_iterations, settings.grace_period) == (3, 20, 5)
     # The base keeps the real run's budget and cadence (best_config.json); a trial gets the sweep's.
@@ -164,12 +164,12 @@ def test_bad_sweep_settings_are_refused():
 
 
 def test_a_trial_larger_than_the_local_ray_instance_is_refused_before_the_sweep():
-    settings = SweepSettings(base={**SweepSettings().base, "num_env_runners": 2, "gpus": 0})
+    settings = SweepSettings(base={**SweepSettings().base, "num_env_runners": 2, "num_gpus_per_learner": 0})
     check_trial_fits(settings, {"CPU": 3.0})
     with pytest.raises(ConfigError, match="each trial needs 3 CPUs"):
         check_trial_fits(settings, {"CPU": 2.0})
     with pytest.raises(ConfigError, match="each trial needs 1 GPU "):
-        check_trial_fits(SweepSettings(base={**settings.base, "gpus": 1}), {"CPU": 8.0})
+        check_trial_fits(SweepSettings(base={**settings.base, "num_gpus_per_learner": 1}), {"CPU": 8.0})
 
 
 def test_the_best_config_builds_on_the_base_with_the_settings_the_space_fixes():

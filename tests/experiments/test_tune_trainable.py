@@ -58,7 +58,7 @@ def test_a_trials_settings_reach_the_clip_source_the_module_the_schedule_and_the
 
 def test_a_trial_reserves_its_runners_and_its_learners_gpus_in_one_placement_group():
     resources = SweepKDRL.default_resource_request(
-        {**trial(num_env_runners=2, gpus=1), PLACEMENT_STRATEGY_KEY: "SPREAD"}
+        {**trial(num_env_runners=2, num_gpus_per_learner=1), PLACEMENT_STRATEGY_KEY: "SPREAD"}
     )
     assert resources.bundles == [{"CPU": 1, "GPU": 1}, {"CPU": 1}, {"CPU": 1}]
     assert resources.strategy == "SPREAD"

@@ -122,3 +122,27 @@ def test_an_unreadable_frame_skips_that_video_with_a_logged_error(ray_session, v
     assert "unreadable frame" in report.bad_input[0][2] and "0006.jpg" in report.bad_input[0][2]
     assert "skipping broken for teacher kcf" in caplog.text
     assert not store.has("test", "broken", "kcf") and store.has("test", videos[1].name, "kcf")
+
+
+def test_actors_that_find_no_room_hold_no_job_and_the_build_finishes_on_those_that_started(
+    ray_session, videos, tmp_path
+):
+    # Three actors of one CPU on the session's two: the third waits for a node that never comes, as an
+    # actor does on an autoscaling cluster at its maximum.
+    pool = TeacherPool(num_actors=3)
+    try:
+        store = TransferSetStore(tmp_path)
+        teachers = {"noisy_gt": NoisyGroundTruthTeacher, "kcf": functools.partial(make_tracker, "kcf")}
+        report = pool.build(videos, teachers, store, show_progress=False)
+    finally:
+        pool.shutdown()
+    assert (report.ran, report.failed, report.bad_input) == (6, [], [])
+    assert len(store.read_all()) == 6 * 30
+
+
+def test_the_default_size_counts_the_cpus_a_later_stage_asks_for(ray_session):
+    from teachers.teacher_pool import default_pool_size
+
+    assert default_pool_size() == 2  # the session's CPUs
+    assert default_pool_size(num_cpus_per_actor=0.5) == 4
+    assert default_pool_size(cpus_wanted=24) == 24
