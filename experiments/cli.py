@@ -34,12 +34,8 @@ from pathlib import Path
 
 from envs.datasets import load_dataset
 from envs.sequence import DatasetError
-from experiments.checkpoint_validation import CHECKPOINT_METRICS
 from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
 from experiments.evaluation_report import report_evaluation
-from experiments.training_loggers import add_logger_arguments
-from policies.student_model import PRESETS
-from policies.student_roles import ABLATIONS
 from policies.trackers.factory import STUDENT_MODES
 from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
 from teachers.atomic_io import write_text_atomically
@@ -229,52 +225,12 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
     _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
 
 
-def train_config_from_args(args: argparse.Namespace):
-    """The :class:`~experiments.train_config.TrainConfig` that ``tbt train``'s arguments ask for (defaults <
-    ``--config`` file < flags), unchecked."""
-    from experiments.train_config import RENAMED_SETTINGS, TrainConfig, load_config_file
+def train_command_from_args(args: argparse.Namespace):
+    """The :class:`~experiments.train_cli.TrainCommand` (settings, ``--out``, ``--resume``) that ``tbt
+    train``'s arguments ask for (defaults < ``--config`` file < flags), unchecked."""
+    from experiments.train_cli import parse_train_command
 
-    if args.gpus is not None:
-        raise UsageError(
-            f"--gpus is now --{RENAMED_SETTINGS['gpus'].replace('_', '-')} (GPUs per learner, RLlib's name); "
-            "with a learner on a cluster's GPU node add --num-learners 1"
-        )
-    config = TrainConfig.quick() if args.quick else TrainConfig()
-    if args.config:
-        config = config.updated(**load_config_file(args.config))
-    flags = {
-        "preset": args.preset,
-        "dataset": args.dataset,
-        "validation_dataset": args.validation_dataset,
-        "checkpoint_metric": args.checkpoint_metric,
-        "test_dataset": args.test_dataset,
-        "teachers": args.teachers,
-        "beta": args.beta,
-        "ablation": args.ablation,
-        "lr": args.lr,
-        "iterations": args.iterations,
-        "train_minutes": args.train_minutes,
-        "num_env_runners": args.num_env_runners,
-        "num_envs_per_env_runner": args.num_envs_per_env_runner,
-        "num_gpus_per_env_runner": args.num_gpus_per_env_runner,
-        "num_learners": args.num_learners,
-        "num_gpus_per_learner": args.num_gpus_per_learner,
-        "num_aggregator_actors_per_learner": args.num_aggregator_actors_per_learner,
-        "placement_strategy": args.placement_strategy,
-        "custom_resources_per_env_runner": args.custom_resources_per_env_runner,
-        "custom_resources_per_learner": args.custom_resources_per_learner,
-        "num_teacher_actors": args.num_teacher_actors,
-        "imagenet_weights": args.imagenet_weights,
-        "address": args.address,
-        "seed": args.seed,
-        "curriculum": False if args.no_curriculum else None,
-        "policy_lag_correction": False if args.no_policy_lag_correction else None,
-        "train_batch_size": args.train_batch_size,
-        "mlflow_tracking_uri": args.mlflow_tracking_uri,
-        "mlflow_experiment": args.mlflow_experiment,
-        "wandb_project": args.wandb_project,
-    }
-    return config.updated(**flags)
+    return parse_train_command(args.train_args)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -282,11 +238,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from experiments.train_pipeline import run_training_pipeline
 
-    config = train_config_from_args(args)
+    command = train_command_from_args(args)
     # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
     # small machine costs far more than the second thread gains).
     torch.set_num_threads(1)
-    run_training_pipeline(config, args.out, resume=args.resume)
+    run_training_pipeline(command.settings, command.out, resume=command.resume)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -439,83 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_transfer_set_stats)
     train = commands.add_parser(
         "train",
-        help="the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report",
-        description="Without arguments: the embedded default run on synthetic videos (about 20 minutes on "
-        "a 2-core CPU). Flags override --config, which overrides the defaults.",
+        add_help=False,  # `tbt train --help` is the help of every setting (experiments.train_cli)
+        help="the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report "
+        "(`tbt train --help` lists every setting)",
     )
-    train.add_argument("--config", help="JSON or YAML file of settings (see experiments/train_config.py)")
-    train.add_argument("--out", default="runs/train", help="run folder (default: runs/train)")
-    train.add_argument("--resume", action="store_true", help="continue the stopped run in --out")
-    train.add_argument("--quick", action="store_true", help="a few-minute run on tiny data (smoke test)")
-    train.add_argument(
-        "--preset",
-        choices=list(PRESETS),
-        help="student size (default small; small-separate-critic gives the critic its own trunk; paper needs "
-        "--imagenet-weights)",
-    )
-    train.add_argument("--dataset", help="training videos, <reader>:<path> (default synthetic)")
-    train.add_argument("--validation-dataset", help="videos that choose the best checkpoint")
-    train.add_argument(
-        "--checkpoint-metric",
-        choices=CHECKPOINT_METRICS,
-        help="what chooses the best checkpoint: the mean validation AO of TRAS, TRAST and TRASFUST (modes, "
-        "the default) or TRAS's alone",
-    )
-    train.add_argument("--test-dataset", help="videos of the final evaluation")
-    train.add_argument("--teachers", help="teacher pool, e.g. kcf,csrt,mosse,medianflow")
-    train.add_argument("--beta", type=float, help="transfer-set threshold β (default 0.5)")
-    train.add_argument("--ablation", choices=ABLATIONS, help="default kd_rl")
-    train.add_argument("--no-curriculum", action="store_true", help="the no-curriculum ablation")
-    train.add_argument(
-        "--no-policy-lag-correction",
-        action="store_true",
-        help="the paper's plain A3C policy term, without V-trace's truncated ratio for stale runners",
-    )
-    train.add_argument("--lr", type=float, help="RAdam learning rate")
-    train.add_argument("--train-batch-size", type=int, help="samples per learner update (default 80)")
-    train.add_argument("--iterations", type=int, help="stop after this many training iterations")
-    train.add_argument("--train-minutes", type=float, help="stop training after this many minutes")
-    # Scale: RLlib's names and meanings (AlgorithmConfig.env_runners / .learners); docs/cluster.md.
-    train.add_argument("--num-env-runners", type=int, help="students (env runner actors; default 1)")
-    train.add_argument("--num-envs-per-env-runner", type=int, help="envs each student steps together")
-    train.add_argument(
-        "--num-gpus-per-env-runner",
-        type=float,
-        help="GPUs per env runner, for its forward passes (fractions share a GPU; default 0)",
-    )
-    train.add_argument(
-        "--num-learners",
-        type=int,
-        help="learner actors (default 0: the learner runs in the driver, on the driver's machine)",
-    )
-    train.add_argument(
-        "--num-gpus-per-learner", type=float, help="GPUs per learner, 0 or up to 1 (default 0)"
-    )
-    train.add_argument("--gpus", type=float, help=argparse.SUPPRESS)  # renamed; cmd_train says to what
-    train.add_argument("--num-aggregator-actors-per-learner", type=int, help="aggregator actors per learner")
-    train.add_argument("--placement-strategy", choices=["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"])
-    train.add_argument(
-        "--custom-resources-per-env-runner",
-        type=json.loads,
-        help='custom resources per env runner (and teacher actor), JSON: {"env_runner_node": 0.001}',
-    )
-    train.add_argument(
-        "--custom-resources-per-learner",
-        type=json.loads,
-        help='custom resources per learner actor, JSON: {"learner_node": 0.001}',
-    )
-    train.add_argument(
-        "--num-teacher-actors",
-        type=int,
-        help="teacher actors of stage 2 (default: one per CPU of the cluster or per env runner, if more)",
-    )
-    train.add_argument(
-        "--imagenet-weights",
-        help="torchvision resnet18 weights file, required by --preset paper (its batch norm is not trained)",
-    )
-    train.add_argument("--address", help="Ray cluster to join (auto, or host:port); default a local one")
-    train.add_argument("--seed", type=int)
-    add_logger_arguments(train)
+    train.add_argument("train_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     train.set_defaults(func=cmd_train)
 
     export = commands.add_parser("export", help="write the student of a training checkpoint to one file")
@@ -541,8 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``argv`` parsed; ``tbt train``'s own arguments are left in ``train_args`` for tyro."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "train":
+        args.train_args = [*extra, *args.train_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

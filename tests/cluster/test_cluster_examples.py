@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cluster.kuberay_checks import custom_resources
-from experiments.cli import build_parser, train_config_from_args
+from experiments.cli import parse_args, train_command_from_args
 from experiments.train_config import TrainConfig, load_config_file
 from tests.conftest import REPO_ROOT
 
@@ -60,14 +60,16 @@ def _train_config(command: str, weights: Path) -> TrainConfig:
     """The config ``command`` (``tbt train …`` or ``tbt submit … -- train …``) runs, with the weights
     file replaced by ``weights`` (the real one lives on the cluster's shared volume)."""
     words = shlex.split(command.replace("$PWD", "/work").replace(IMAGE_CHECKOUT, f"{REPO_ROOT}/"))[1:]
-    args = build_parser().parse_args(words)
+    args = parse_args(words)
     if args.command == "submit":
-        words = [word for word in args.tbt_command if word != "--"]
-        args = build_parser().parse_args(words)
+        args = parse_args([word for word in args.tbt_command if word != "--"])
     assert args.command == "train", command
-    if args.config:
-        args.config = str(REPO_ROOT / args.config) if not Path(args.config).is_absolute() else args.config
-    config = train_config_from_args(args)
+    # A relative --config names a file of the checkout the job runs in: this one.
+    words = args.train_args
+    for index, word in enumerate(words[:-1]):
+        if word == "--config" and not Path(words[index + 1]).is_absolute():
+            words[index + 1] = str(REPO_ROOT / words[index + 1])
+    config = train_command_from_args(args).settings
     assert config.imagenet_weights, f"{command}: no ImageNet weights"
     return config.updated(imagenet_weights=str(weights)).validate()
 
