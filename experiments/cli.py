@@ -26,20 +26,15 @@ with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``exper
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from envs.datasets import load_dataset
-from envs.sequence import DatasetError
-from experiments.evaluate import BACKENDS, evaluate_trackers, parse_evaluation_trackers
-from experiments.evaluation_report import report_evaluation
-from policies.trackers.factory import STUDENT_MODES
-from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
 from teachers.atomic_io import write_text_atomically
-from teachers.registry import parse_tracker_specs
 
 DEFAULT_TRACKERS = "identity,kcf,csrt,mosse,medianflow"
 MANIFEST = "evaluation.json"
@@ -47,11 +42,33 @@ MANIFEST = "evaluation.json"
 logger = logging.getLogger("tbt")
 
 
+class _LazyChoices:
+    """An argparse ``choices`` that imports its values (``module:name``) only when a command is parsed or
+    its help printed: the values live beside the code that uses them, and ``tbt --help`` stays fast."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def _values(self) -> tuple[str, ...]:
+        module, name = self.where.split(":")
+        return tuple(getattr(importlib.import_module(module), name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+
 class UsageError(Exception):
     """A command-line mistake: printed as one line, exit status 2."""
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from envs.datasets import load_dataset
+    from experiments.evaluate import evaluate_trackers, parse_evaluation_trackers
+    from experiments.evaluation_report import report_evaluation
+
     factories, student_trackers = parse_evaluation_trackers(
         args.trackers,
         student=args.student,
@@ -99,6 +116,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from experiments.evaluation_report import report_evaluation
+
     out = Path(args.dir)
     manifest_path = out / MANIFEST
     if not manifest_path.is_file():
@@ -128,7 +147,7 @@ def cmd_track(args: argparse.Namespace) -> None:
 
     from experiments.track_video import open_frames, parse_box, track_video
     from policies.trackers.factory import student_tracker_factory
-    from policies.trackers.student_tracker import check_initial_box
+    from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
 
     if args.init is None:
         raise UsageError(
@@ -171,6 +190,8 @@ def cmd_track(args: argparse.Namespace) -> None:
 def cmd_teachers_run(args: argparse.Namespace) -> None:
     from cluster.cluster_resources import check_gpu_request
     from cluster.ray_runtime import init_ray
+    from envs.datasets import load_dataset
+    from teachers.registry import parse_tracker_specs
     from teachers.teacher_pool import TeacherPool
     from teachers.transfer_store import TransferSetStore
 
@@ -268,7 +289,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return run_tune(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``tbt`` parser; given ``command``, only that subcommand gets the arguments whose modules take
+    seconds to import (``submit``, ``tune``), so that ``tbt --help`` answers at once."""
     parser = argparse.ArgumentParser(
         prog="tbt", description="Tracking-by-trackers: train and evaluate a distilled and reinforced tracker."
     )
@@ -308,9 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--backend",
-        choices=BACKENDS,
+        choices=_LazyChoices("experiments.evaluate:BACKENDS"),
+        metavar="BACKEND",
         default="threads",
-        help="run (tracker, sequence) jobs in threads of this process (default) or as Ray tasks",
+        help="%(choices)s: run (tracker, sequence) jobs in threads of this process (default) or as Ray tasks",
     )
     evaluate.add_argument("--address", help="with --backend ray: join a running Ray cluster (e.g. auto)")
     evaluate.add_argument("--num-cpus", type=int, help="with --backend ray: CPUs of the local Ray instance")
@@ -327,7 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     track.add_argument("video", help="a video file (mp4, avi, ...) or a folder of images")
     track.add_argument("--init", help="the target's box in the first frame: x,y,w,h (pixels)")
-    track.add_argument("--mode", choices=STUDENT_MODES, default="tras", help="the tracker (default: tras)")
+    track.add_argument(
+        "--mode",
+        choices=_LazyChoices("policies.trackers.factory:STUDENT_MODES"),
+        metavar="MODE",
+        default="tras",
+        help="the tracker, one of %(choices)s (default: %(default)s)",
+    )
     track.add_argument(
         "--teachers", help="comma-separated teachers: one for trast, one or more for trasfust (e.g. kcf,csrt)"
     )
@@ -407,19 +437,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="student.pt", help="the exported file (default student.pt)")
     export.set_defaults(func=cmd_export)
 
-    from cluster.submit import add_submit_arguments
-
     submit = commands.add_parser("submit", help="run a tbt command on a Ray cluster (Ray Jobs API)")
-    add_submit_arguments(submit)
-    submit.set_defaults(func=cmd_submit)
+    if command in (None, "submit"):
+        from cluster.submit import add_submit_arguments
 
-    from experiments.tune_sweep import add_tune_arguments
+        add_submit_arguments(submit)
+    submit.set_defaults(func=cmd_submit)
 
     tune = commands.add_parser(
         "tune",
         help="a Ray Tune sweep of KD-RL (ASHA or PBT on tbt train's validation score), resumable with --resume",
     )
-    add_tune_arguments(tune)
+    if command in (None, "tune"):
+        from experiments.tune_sweep import add_tune_arguments
+
+        add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
 
     return parser
@@ -427,8 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """``argv`` parsed; ``tbt train``'s own arguments are left in ``train_args`` for tyro."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = next((word for word in words if not word.startswith("-")), None)
+    parser = build_parser(command or "")  # "": no subcommand named (`tbt --help`)
+    args, extra = parser.parse_known_args(words)
     if args.command == "train":
         args.train_args = [*extra, *args.train_args]
     elif extra:
@@ -443,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         status = args.func(args)
-    except (UsageError, DatasetError, ValueError) as error:  # ConfigError, GPURequestError are ValueErrors
+    except (UsageError, ValueError) as error:  # DatasetError, ConfigError, GPURequestError are ValueErrors
         if args.verbose:
             raise
         print(f"error: {error}", file=sys.stderr)

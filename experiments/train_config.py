@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.checkpoint_validation import CHECKPOINT_METRICS
+from policies.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
 from policies.student_roles import ABLATIONS
 
 __all__ = ["REMOVED_SETTINGS", "RENAMED_SETTINGS", "ConfigError", "TrainConfig", "load_config_file"]
@@ -58,104 +59,105 @@ class TrainConfig:
 
     # Data: where the videos come from (any reader of ``envs.datasets``).
     dataset: str = "synthetic:videos=240,frames=50,difficulty=0.5,seed=1"
-    """Training videos: the teachers run on them and the transfer set is cut from them. Videos of 50 frames,
-    not 100: β keeps a whole video only if a teacher holds it on every frame, which kept 23 of 60 videos at
-    100 frames and 73 of 120 at 50 (the same teacher time; TRAS AO 0.321 → 0.475). 240 videos, not 120:
-    with 120 the student overfitted (training IoU still rising while TRAS's validation AO fell from its
-    peak); with 11 training minutes 240 gave TRAS 0.475 / 0.538 on seeds 0 / 1 against 0.475 / 0.396, for
-    1.7 more minutes of teachers and videos. The spread between seeds is still wide (seed 1 at 10 minutes:
-    0.374)."""
+    """Training videos, ``<reader>:<path>``: the teachers track them and the transfer set is cut from them
+    (short videos keep more of them above β; docs/experiments.md, 2026-11-17-shorter-videos)."""
     validation_dataset: str = "synthetic:videos=10,frames=100,difficulty=0.5,seed=500"
-    """Held-out videos on which the best checkpoint is chosen (see ``checkpoint_metric``)."""
+    """Held-out videos on which the best checkpoint is chosen (``checkpoint_metric``)."""
     test_dataset: str = "synthetic:videos=30,frames=100,difficulty=0.5,seed=1000"
-    """Held-out videos of the final evaluation and report."""
-    # Teachers and the transfer set (SPEC "Training").
+    """Held-out videos of the final evaluation and report; never used to choose anything."""
+    # Teachers and the transfer set (docs/method.md, *The transfer set*).
     teachers: str = "kcf,csrt,mosse,medianflow"
+    """The teacher pool, comma-separated tracker names (``tbt evaluate --trackers`` lists the kinds)."""
     beta: float = 0.5
+    """β: a teacher's trajectory joins the transfer set only if its IoU exceeds β on every frame."""
     clip_length: int = 32
+    """Frames per training clip (the longest episode the curriculum grows to)."""
     clips_per_trajectory: int = 5
+    """Clips cut at random from each kept trajectory."""
     results_root: str | None = None
+    """Root of stored results (GOT-10k layout) for ``results:<TRACKER>`` teachers."""
     model_dir: str | None = None
-    # The student and KD-RL.
+    """Folder of the ONNX model files of the OpenCV DNN teachers (``nano``, ``vit``, ``dasiamrpn``)."""
+    # The student and KD-RL (docs/method.md, *The student network* and *Training*).
     preset: str = "small"
-    """The student's sizes, a key of :data:`policies.student_model.PRESETS`: ``small`` (CPU training),
-    ``paper`` (the paper's ResNet-18 network) or ``small-separate-critic`` (the small student with the critic's
-    own trunk, which lifted TRASFUST and cost TRAS; README, "What the default run taught us", item 14)."""
+    """The student, a key of ``policies.student_model.PRESETS``: ``small`` (trains on a CPU), ``paper``
+    (ResNet-18; needs --imagenet-weights) or ``small-separate-critic`` (the critic with its own trunk)."""
     imagenet_weights: str | None = None
-    """A torchvision ``resnet18`` state-dict file for the ``paper`` preset's backbone (no download)."""
+    """torchvision's ``resnet18`` state-dict file for the paper preset's backbone, required by --preset paper
+    (its batch norm is not trained); read from this path, never downloaded."""
     ablation: str = "kd_rl"
-    lr: float = 1e-3
-    """RAdam's learning rate. The paper's 1e-6 is for 10 days on 4 GPUs; the small preset needs ~1e-3."""
-    final_lr_fraction: float = 0.05
-    """The rate follows a cosine from ``lr`` down to ``lr · final_lr_fraction`` over the budget (the time or
-    the iterations, whichever runs out first); 1 keeps it constant. The algorithm runs the schedule
-    (``policies.lr_schedule``), so ``tbt train``, ``tbt tune``'s trials and ``tbt submit`` all anneal the
-    same way; a constant rate near 1e-3 keeps the small student swinging (docs/method.md, *Training*)."""
-    t_max: int = 5
-    gamma: float = 1.0
-    distil_fraction: float = 0.5
-    curriculum: bool = True
-    curriculum_schedule: dict[str, Any] = field(default_factory=dict)
-    rl_loss_scale: float = 1e-3
-    policy_lag_correction: bool = True
-    """Weight the policy term by V-trace's truncated ratio (``policies.kdrl_losses``); off, TRAS AO after
-    150 s fell from 0.30–0.37 to 0.07 (README, "What the default run taught us")."""
-    distil_weight_decay: float = 1e-4
-    train_batch_size: int = 80
-    """Samples per learner update. Updates, not samples, limited the small preset: at ~4.5 updates/s, a
-    batch of 80 gave TRAS AO 0.37 after 150 s where 400 gave 0.07."""
+    """Who the students learn from: ``kd_rl`` (the method), or the paper's ablations ``gt_only``, ``kd_gt``,
+    ``kd_only`` (``policies.student_roles``)."""
+    lr: float = HYPERPARAMETERS["lr"].default
+    """RAdam's learning rate at the start of the schedule."""
+    final_lr_fraction: float = HYPERPARAMETERS["final_lr_fraction"].default
+    """The rate anneals on a cosine from lr to lr × this over the budget, run by the algorithm
+    (``policies.lr_schedule``); 1 keeps it constant."""
+    t_max: int = HYPERPARAMETERS["t_max"].default
+    """Steps per gradient segment (the rollout fragment length) and of the n-step returns."""
+    gamma: float = HYPERPARAMETERS["gamma"].default
+    """The discount of the n-step returns."""
+    distil_fraction: float = HYPERPARAMETERS["distil_fraction"].default
+    """The share of students that distil; the others are autonomous."""
+    curriculum: bool = HYPERPARAMETERS["curriculum"].default
+    """Grow each student's episodes as it beats the teachers (off: the no-curriculum ablation)."""
+    curriculum_schedule: dict[str, float] = field(default_factory=dict)
+    """Overrides of the curriculum's parameters (keys of ``policies.curriculum.DEFAULT_SCHEDULE``)."""
+    rl_loss_scale: float = HYPERPARAMETERS["rl_loss_scale"].default
+    """The factor on the actor-critic loss L_π + L_v, against the distillation loss's 1."""
+    policy_lag_correction: bool = HYPERPARAMETERS["policy_lag_correction"].default
+    """Weight the policy term by V-trace's truncated importance ratio, for IMPALA's stale runners
+    (docs/method.md, *Departures from the paper*; off: the paper's plain A3C term)."""
+    distil_weight_decay: float = HYPERPARAMETERS["distil_weight_decay"].default
+    """The L2 penalty added to the distillation loss only."""
+    train_batch_size: int = HYPERPARAMETERS["train_batch_size"].default
+    """Samples per learner update (small batches give the small student more updates)."""
     # Budget: training stops at whichever comes first (the algorithm's budget: ``KDRLConfig.training``).
     iterations: int = 10_000
+    """The iteration budget."""
     train_minutes: float = 10.0
-    """10, not 11, since the teachers' share grew with the 240 training videos: the whole default run took
-    18.2 minutes on two cores (19.1 and 19.6 with 11), and 19.2 once every validation also ran TRAST and
-    TRASFUST (``checkpoint_metric``), under step 5's 20."""
+    """The training-time budget in minutes (validation and checkpoints not counted)."""
     validate_every: int = 300
-    """Iterations between validations (and checkpoints); the last iteration is always validated."""
+    """Iterations between validations and checkpoints; the last iteration is always validated."""
     checkpoint_metric: str = "modes"
-    """What chooses the best checkpoint on the validation videos: ``"modes"``, the mean AO of TRAS, TRAST
-    and TRASFUST (the teachers' tracks of the validation videos are stored once, before training, and
-    replayed), or ``"tras"``, TRAS's AO alone. See :mod:`experiments.checkpoint_validation` for why."""
+    """What chooses the best checkpoint: ``modes``, the mean validation AO of TRAS, TRAST and TRASFUST, or
+    ``tras``, TRAS's alone (``experiments.checkpoint_validation``)."""
     # Scale, under RLlib's own names (AlgorithmConfig.env_runners / .learners / .resources); see
     # docs/cluster.md, *Scaling settings*.
     num_env_runners: int = 1
-    """One runner and the learner fill the two cores of a laptop; a second runner oversubscribed them and
-    halved TRAS's AO after 150 s (0.30–0.37 → 0.12–0.21). Raise it on bigger machines."""
+    """Env runner actors (the students); one beside the learner fills a 2-core machine."""
     num_envs_per_env_runner: int = 16
+    """Envs each runner steps in one batched forward pass."""
     num_gpus_per_env_runner: float = 0
-    """GPUs each env runner reserves; its copy of the student then acts on that GPU (the ``paper`` preset's
-    ResNet-18 forward passes). A fraction shares one GPU between runners."""
+    """GPUs each env runner reserves, for the student's forward passes (a fraction shares one GPU)."""
     num_learners: int = 0
-    """0: the learner runs inside the driver; 1 or more: learner actors that Ray places on the cluster
-    (more than 1 trains data-parallel, NCCL on GPUs, gloo on CPUs). On a cluster whose head has no GPU, a
-    GPU learner needs 1 or more."""
+    """0: the learner runs in the driver; N ≥ 1: learner actors that Ray places on the cluster (data-parallel
+    beyond 1); a GPU learner on a GPU-less head needs 1 or more."""
     num_gpus_per_learner: float = 0
-    """GPUs each learner uses, at most 1 (a learner trains on one device; more GPUs take more learners).
-    With ``num_learners`` 0 it is the driver's own GPU."""
+    """GPUs each learner uses, at most 1 (N GPUs take num_learners N); with 0 learners, the driver's."""
     num_aggregator_actors_per_learner: int = 0
+    """RLlib's aggregator actors per learner, which build train batches off the learner."""
     placement_strategy: str = "PACK"
-    """How a trial's actors are placed (``PACK``, ``SPREAD``, ``STRICT_PACK``, ``STRICT_SPREAD``); only
-    Ray Tune trials get a placement group, so outside Tune pin roles with the custom resources below."""
+    """How a Tune trial's actors are placed (PACK, SPREAD, STRICT_PACK, STRICT_SPREAD); outside Tune, pin
+    roles with the custom resources."""
     custom_resources_per_env_runner: dict[str, float] = field(default_factory=dict)
-    """Custom resources each env runner asks for, e.g. ``{"env_runner_node": 0.001}`` to keep runners on
-    the nodes that offer it (docs/cluster.md). The teacher actors of stage 2 ask for them too."""
+    """Custom resources each env runner (and teacher actor) asks for, e.g. ``{"env_runner_node": 0.001}``."""
     custom_resources_per_learner: dict[str, float] = field(default_factory=dict)
     """Custom resources each learner actor asks for, e.g. ``{"learner_node": 0.001}``."""
     num_teacher_actors: int | None = None
-    """Teacher actors of stage 2 (``teachers.teacher_pool``); None sizes the pool from the cluster, see
-    :func:`experiments.train_pipeline.teacher_pool_size`."""
+    """Teacher actors of stage 2; None sizes the pool from the cluster
+    (``experiments.train_pipeline.teacher_pool_size``)."""
     address: str | None = None
-    """Ray cluster to join (``auto`` for a running local one); None starts a local instance."""
+    """The Ray cluster to join (``auto``, or host:port); None starts a local instance."""
     seed: int = 0
+    """Seeds the algorithm, the students' clip draws and the transfer set's clips."""
     # Where the metrics go besides curves.csv and TensorBoard (``experiments.training_loggers``).
     mlflow_tracking_uri: str | None = None
-    """Log every iteration to MLflow at this tracking URI (a server, ``file:…``, ``sqlite:…``) through
-    Ray's MLflow integration; needs the ``mlflow`` extra. None: no MLflow."""
+    """Log every iteration to MLflow at this tracking URI through Ray's integration (the mlflow extra)."""
     mlflow_experiment: str = "tracking-by-trackers"
     """The MLflow experiment the runs are logged under."""
     wandb_project: str | None = None
-    """Log every iteration to this Weights & Biases project through Ray's W&B integration; needs the
-    ``wandb`` extra and a W&B login (or ``WANDB_MODE=offline``). None: no W&B."""
+    """Log every iteration to this Weights & Biases project through Ray's integration (the wandb extra)."""
 
     @classmethod
     def quick(cls, **overrides: Any) -> TrainConfig:
@@ -205,16 +207,6 @@ class TrainConfig:
             (self.ablation in ABLATIONS, f"ablation must be one of {ABLATIONS}, got {self.ablation!r}"),
             (0.0 <= self.beta < 1.0, f"beta must be in [0, 1), got {self.beta}"),
             (self.clip_length >= 2, f"clip_length must be >= 2, got {self.clip_length}"),
-            (self.lr >= 0, f"lr must be >= 0, got {self.lr}"),
-            (
-                0.0 < self.final_lr_fraction <= 1.0,
-                f"final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}",
-            ),
-            (self.t_max >= 1, f"t_max must be >= 1, got {self.t_max}"),
-            (
-                0.0 <= self.distil_fraction <= 1.0,
-                f"distil_fraction must be in [0, 1], got {self.distil_fraction}",
-            ),
             (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
             (self.train_minutes > 0, f"train_minutes must be > 0, got {self.train_minutes}"),
             (self.validate_every >= 1, f"validate_every must be >= 1, got {self.validate_every}"),
@@ -224,7 +216,6 @@ class TrainConfig:
             ),
             (self.num_env_runners >= 0, f"num_env_runners must be >= 0, got {self.num_env_runners}"),
             (self.num_envs_per_env_runner >= 1, "num_envs_per_env_runner must be >= 1"),
-            (self.train_batch_size >= 1, f"train_batch_size must be >= 1, got {self.train_batch_size}"),
             (self.num_learners >= 0, f"num_learners must be >= 0, got {self.num_learners}"),
             (
                 0 <= self.num_gpus_per_learner <= 1,
@@ -248,6 +239,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        problem = check_hyperparameters({name: getattr(self, name) for name in HYPERPARAMETERS})
+        if problem:
+            raise ConfigError(problem)
         from experiments.training_loggers import check_logger_packages
 
         check_logger_packages(self)

@@ -41,6 +41,7 @@ from ray.tune.registry import register_env
 
 from policies.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
 from policies.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
+from policies.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
 from policies.kdrl_metrics import KDRLMetricsCallback
 from policies.lr_schedule import BUDGET_PROGRESS, TRAINED_SECONDS, CosineBudgetSchedule
 from policies.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
@@ -66,7 +67,7 @@ def max_seq_len_for(t_max: int) -> int:
 
 
 class KDRLConfig(IMPALAConfig):
-    """Configuration of :class:`KDRL`; paper defaults (SPEC "Training").
+    """Configuration of :class:`KDRL`, with the defaults of :data:`policies.kdrl_hyperparameters.HYPERPARAMETERS`.
 
     Example::
 
@@ -81,27 +82,29 @@ class KDRLConfig(IMPALAConfig):
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or KDRL)
-        # Paper values overriding IMPALA's defaults.
-        self.rollout_fragment_length = 5  # t_max
-        self.gamma = 1.0
-        self.lr = 1e-6  # RAdam; small presets and short runs need larger values
-        self.grad_clip = None  # no gradient clipping in the paper
+        # KD-RL's hyperparameters, with the defaults every driver shares (policies.kdrl_hyperparameters).
+        defaults = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
+        self.rollout_fragment_length = defaults["t_max"]
+        self.gamma = defaults["gamma"]
+        self.lr = defaults["lr"]
+        self.train_batch_size_per_learner = defaults["train_batch_size"]
+        self.distil_weight_decay = defaults["distil_weight_decay"]
+        self.rl_loss_scale = defaults["rl_loss_scale"]
+        # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners
+        # (docs/method.md, *Departures from the paper*).
+        self.policy_lag_correction = defaults["policy_lag_correction"]
+        self.distil_fraction = defaults["distil_fraction"]
+        self.curriculum = defaults["curriculum"]
+        self.final_lr_fraction = defaults["final_lr_fraction"]
+        # The paper's choices where IMPALA's defaults differ.
+        self.grad_clip = None  # no gradient clipping
         self.entropy_coeff = 0.0  # no entropy term
         self.min_time_s_per_iteration = 0
-        # KD-RL settings.
-        self.distil_weight_decay = 1e-4
-        self.rl_loss_scale = 1e-3
-        # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
-        # which the actor-critic term undid the distillation (README, "What the default run taught us").
-        self.policy_lag_correction = True
-        self.distil_fraction = 0.5
-        self.curriculum = True
         self.curriculum_schedule: dict[str, Any] = dict(DEFAULT_SCHEDULE)
         self.ablation = "kd_rl"
-        # No budget: the paper's constant rate, and training runs until the driver stops it.
+        # No budget: the rate stays at lr, and training runs until the driver stops it.
         self.budget_iterations: int | None = None
         self.budget_minutes: float | None = None
-        self.final_lr_fraction = 1.0
         self._sync_env_config()
         self.callbacks(KDRLMetricsCallback)
         self.rl_module(
@@ -201,8 +204,23 @@ class KDRLConfig(IMPALAConfig):
     @override(IMPALAConfig)
     def validate(self) -> None:
         super().validate()
-        if not 0.0 <= self.distil_fraction <= 1.0:
-            self._value_error(f"distil_fraction must be in [0, 1], got {self.distil_fraction}")
+        if self.rollout_fragment_length == "auto":
+            self._value_error("rollout_fragment_length (t_max) must be a positive integer")
+        problem = check_hyperparameters(
+            {
+                "t_max": self.rollout_fragment_length,
+                "gamma": self.gamma,
+                "distil_fraction": self.distil_fraction,
+                "rl_loss_scale": self.rl_loss_scale,
+                "distil_weight_decay": self.distil_weight_decay,
+                "policy_lag_correction": self.policy_lag_correction,
+                "curriculum": self.curriculum,
+                "final_lr_fraction": self.final_lr_fraction,
+                **({"lr": self.lr} if isinstance(self.lr, int | float) else {}),
+            }
+        )
+        if problem:
+            self._value_error(problem)
         if self.ablation not in ABLATIONS:
             self._value_error(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
         if self.curriculum:
@@ -210,10 +228,6 @@ class KDRLConfig(IMPALAConfig):
                 EpisodeLengthCurriculum.from_schedule(self.curriculum_schedule, max_length=32)
             except (TypeError, ValueError) as error:
                 self._value_error(f"curriculum_schedule: {error}")
-        if self.distil_weight_decay < 0 or self.rl_loss_scale < 0:
-            self._value_error("distil_weight_decay and rl_loss_scale must be >= 0")
-        if not 0.0 <= self.gamma <= 1.0:
-            self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
         try:
             schedule = self.budget_schedule()
         except (TypeError, ValueError) as error:
@@ -223,8 +237,6 @@ class KDRLConfig(IMPALAConfig):
                 "final_lr_fraction < 1 anneals lr on a cosine over the budget: give lr as a number, not as "
                 f"an RLlib schedule ({self.lr!r})"
             )
-        if self.rollout_fragment_length == "auto" or int(self.rollout_fragment_length) < 1:
-            self._value_error("rollout_fragment_length (t_max) must be a positive integer")
         model_config = self.model_config or {}
         max_seq_len = model_config.get("max_seq_len")
         shortest = max_seq_len_for(int(self.rollout_fragment_length))

@@ -107,3 +107,39 @@ def test_train_preset_flag_reaches_the_config(tmp_path, monkeypatch, flags, expe
     )
     main(["train", "--out", str(tmp_path), *flags])
     assert seen["c"].preset == expected
+
+
+def test_tbt_help_imports_neither_ray_nor_torch():
+    """`tbt --help` builds no subcommand whose module pulls in Ray, torch or OpenCV, so it answers at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from experiments.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        "print(sorted(m for m in ('ray', 'torch', 'cv2', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_train_help_lists_every_setting_with_its_docstring(capsys, monkeypatch):
+    from dataclasses import fields
+
+    from experiments.train_config import TrainConfig
+
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = capsys.readouterr().out
+    for field in fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        assert flag in help_text, flag
+    assert "The iteration budget." in help_text
+
+
+def test_an_old_flag_name_is_answered_with_the_new_one(capsys):
+    assert main(["train", "--env-runner-resources", '{"a": 1}']) == 2
+    assert "--env-runner-resources is now --custom-resources-per-env-runner" in capsys.readouterr().err
