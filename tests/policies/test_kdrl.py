@@ -40,14 +40,26 @@ def _config(difficulty: float = 0.5, **training) -> KDRLConfig:
     )
 
 
-def test_defaults_follow_the_paper():
+def test_defaults_are_the_shared_hyperparameters_and_the_papers_choices():
+    from experiments.train_config import TrainConfig
+    from policies.kdrl_hyperparameters import HYPERPARAMETERS
+
     config = KDRLConfig()
+    train = TrainConfig()
+    # One source: KDRLConfig and tbt train's TrainConfig take the same defaults from one table.
+    for name, spec in HYPERPARAMETERS.items():
+        assert getattr(train, name) == spec.default, name
+    assert config.train_batch_size_per_learner == train.train_batch_size
+    assert (config.lr, config.final_lr_fraction, config.policy_lag_correction) == (
+        train.lr,
+        train.final_lr_fraction,
+        train.policy_lag_correction,
+    )
     assert config.rollout_fragment_length == 5
     assert config.model_config["max_seq_len"] == 7  # t_max + 2, and it follows t_max
     assert KDRLConfig().training(t_max=8).model_config["max_seq_len"] == 10
     assert KDRLConfig().rl_module(model_config={"max_seq_len": 12}).model_config["max_seq_len"] == 12
     assert config.gamma == 1.0
-    assert config.lr == 1e-6
     assert config.grad_clip is None
     assert config.entropy_coeff == 0.0
     assert config.distil_weight_decay == 1e-4
@@ -64,8 +76,10 @@ def test_validate_rejects_inconsistent_settings():
         ValueError, match=r"max_seq_len'\] \(6\) must be at least rollout_fragment_length \+ 2 \(7\)"
     ):
         KDRLConfig().rl_module(model_config={"preset": "small", "max_seq_len": 6}).validate()
-    with pytest.raises(ValueError, match="distil_fraction"):
+    with pytest.raises(ValueError, match=r"distil_fraction must be in \[0, 1\], got 1.5"):
         KDRLConfig().training(distil_fraction=1.5).validate()
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\], got 1.5"):
+        KDRLConfig().training(gamma=1.5).validate()
     with pytest.raises(ValueError, match="ablation"):
         KDRLConfig().training(ablation="nope").validate()
     with pytest.raises(
