@@ -1,6 +1,6 @@
 """The KD-RL algorithm (knowledge distillation + actor-critic) as an RLlib new-API-stack algorithm.
 
-Base: IMPALA (RLLIB-NOTES "Why IMPALA is the base"): its asynchronous env runners, background learner
+Base: IMPALA (docs/rllib.md, *Why IMPALA*): its asynchronous env runners, background learner
 and pull-based weight sync are the modern form of the paper's A3C students; V-trace lives only in
 ``IMPALATorchLearner.compute_loss_for_module``, which :class:`~policies.torch.kdrl_torch_learner.
 KDRLTorchLearner` replaces. ``vtrace`` stays True because IMPALA's ``validate()`` refuses False; it is
@@ -66,7 +66,7 @@ def max_seq_len_for(t_max: int) -> int:
 
 
 class KDRLConfig(IMPALAConfig):
-    """Configuration of :class:`KDRL`; paper defaults (SPEC "Training").
+    """Configuration of :class:`KDRL`; paper defaults (docs/method.md, *Training*).
 
     Example::
 
@@ -92,7 +92,7 @@ class KDRLConfig(IMPALAConfig):
         self.distil_weight_decay = 1e-4
         self.rl_loss_scale = 1e-3
         # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners, without
-        # which the actor-critic term undid the distillation (README, "What the default run taught us").
+        # which the actor-critic term undid the distillation (docs/method.md, *Departures from the paper*).
         self.policy_lag_correction = True
         self.distil_fraction = 0.5
         self.curriculum = True
