@@ -91,8 +91,9 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
     def set_learning_rate(self, lr: float) -> None:
         """Pin every optimizer's learning rate to ``lr`` from now on.
 
-        ``tbt train`` anneals the rate over a time budget; RLlib's own schedules count env steps, which a
-        time budget cannot name in advance. The driver calls this through ``foreach_learner``.
+        :class:`~policies.kdrl.KDRL` anneals the rate over its budget (``policies.lr_schedule``) and calls
+        this through ``foreach_learner`` after every iteration: RLlib's own schedules count env steps, which
+        a time budget cannot name in advance (docs/rllib.md, *The optimiser*).
         """
         for optimizer in list(self._optimizer_lr_schedules):
             self._optimizer_lr_schedules[optimizer] = Scheduler(lr, framework="torch", device=self._device)
