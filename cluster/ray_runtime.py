@@ -1,7 +1,7 @@
 """Starting or joining Ray with the project's defaults.
 
 Every Ray worker gets one thread for OpenMP/BLAS (and so for torch and OpenCV's parallel loops): on a
-small machine a second busy process with several threads was measured to cut throughput twelvefold, and on
+small machine a second busy process with several threads cuts throughput many times over, and on
 a cluster Ray already runs one worker per reserved CPU.
 """
 

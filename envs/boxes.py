@@ -1,6 +1,6 @@
 """Box geometry of the tracking MDP: IoU, centre error, ψ, φ, clipping, conversions and the reward.
 
-Conventions (house rules, see SPEC "Boxes and geometry"):
+Conventions (house rules, see docs/method.md, *Boxes and geometry*):
 
 - A box is a float ``[x, y, w, h]``: top-left corner, width and height in pixels. Any other format carries
   its name in the variable (``box_xyxy``, ``box_cxcywh``, ``polygon``).
@@ -14,9 +14,9 @@ Defined results for degenerate boxes (so that callers never see an exception or 
   everything, an infinite centre error, and reward 0 when it is the ground truth (there is nothing to reward);
   ψ, φ, clipping and conversions propagate NaN unchanged.
 - A **zero-area box** (w <= 0 or h <= 0; negative sizes count as 0) has area 0: its IoU is 0 with every box,
-  including an identical one, because the union of two empty boxes is empty (SPEC: "0 when the union is
-  empty"). φ from a zero-size previous box divides by a tiny epsilon, so the action saturates at ±1 (or is 0
-  where the boxes agree): the clamp keeps it finite.
+  including an identical one, because the union of two empty boxes is empty
+  (docs/method.md, *Boxes and geometry*). φ from a zero-size previous box divides by a tiny epsilon, so the
+  action saturates at ±1 (or is 0 where the boxes agree): the clamp keeps it finite.
 - :func:`clip_to_image` never returns a zero-area box: the result is at least ``min_size`` pixels wide and
   high and lies inside the image, so a tracker that drifts off the image keeps a valid box to crop around.
 """
@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# Grid of the reward's floor (SPEC eq. 2): IoU is floored to multiples of 0.05 before mapping to [-1, 1].
+# Grid of the reward's floor (the paper's eq. 2): IoU is floored to multiples of 0.05 before mapping to
+# [-1, 1].
 REWARD_GRID = 0.05
-# The IoU below which the reward is the failure value -1 (SPEC eq. 2).
+# The IoU below which the reward is the failure value -1 (the paper's eq. 2).
 REWARD_IOU_THRESHOLD = 0.5
 # Guards φ against dividing by a zero-size previous box; the quotient is then clamped to [-1, 1].
 _EPS = 1e-9
@@ -128,7 +129,7 @@ def clip_to_image(boxes, image_hw: tuple[int, int], min_size: float = 1.0) -> np
 def apply_action(
     actions, boxes, image_hw: tuple[int, int] | None = None, min_size: float = 1.0
 ) -> np.ndarray:
-    """ψ: move ``boxes`` by ``actions`` ``[Δx, Δy, Δw, Δh]`` (SPEC; the reference implementation).
+    """ψ: move ``boxes`` by ``actions`` ``[Δx, Δy, Δw, Δh]`` (docs/method.md, *Boxes and geometry*).
 
     ``x' = x + Δx·w, y' = y + Δy·h, w' = w + Δw·w, h' = h + Δh·h`` with the action first clamped to [-1, 1]^4.
     With ``image_hw`` the result is clipped to the image (see :func:`clip_to_image`); without it a Δw of -1
@@ -167,7 +168,7 @@ def omega(ious) -> np.ndarray:
 
 
 def reward(boxes, gt_boxes) -> np.ndarray:
-    """SPEC eq. 2: ``ω(IoU(b, g))`` if IoU ≥ 0.5, else −1; 0 where the ground truth is a NaN box (absent)."""
+    """The paper's eq. 2: ``ω(IoU(b, g))`` if IoU ≥ 0.5, else −1; 0 where the ground truth is absent (NaN)."""
     gt_boxes = _as_boxes(gt_boxes)
     overlaps = np.asarray(iou(boxes, gt_boxes))
     rewards = np.where(overlaps >= REWARD_IOU_THRESHOLD, omega(overlaps), -1.0)

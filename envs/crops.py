@@ -1,9 +1,9 @@
 """The state crop ρ: square-resized regions around boxes, batched, one affine warp per crop.
 
-SPEC "Boxes and geometry": keep the box centre, scale width and height by the context factor c (1.5), cut
-that region out of the frame (pixels outside the image are zero) and resize it to S×S. The crops stay
-``uint8`` RGB: ImageNet normalisation happens inside the model, where it is one fused op on the device
-instead of a float copy per crop here.
+docs/method.md, *The state crop*: keep the box centre, scale width and height by the context factor c (1.5),
+cut that region out of the frame (pixels outside the image are zero) and resize it to S×S. The crops stay
+``uint8`` RGB: ImageNet normalisation happens inside the model, where it is one fused op on the device instead
+of a float copy per crop here.
 
 Each crop is a single ``cv2.warpAffine`` with the inverse map given directly, so cutting, zero padding and
 resizing happen in one pass over the S×S output pixels, whatever the size of the region. The matrices for

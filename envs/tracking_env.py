@@ -1,4 +1,4 @@
-"""The tracking MDP of SPEC as a Gymnasium environment."""
+"""The tracking MDP (docs/method.md, *The tracking MDP*; the paper's §3.2) as a Gymnasium environment."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class TrackingEnv(gym.Env):
     ## Rewards
 
     ``r_t = ω(IoU(b_t, g_t))`` if the IoU is at least 0.5, else −1, with ``ω(z) = 2·floor_0.05(z) − 1``
-    (SPEC eq. 2): between −1 and 1. Frames on which the target is absent (or not annotated) give 0.
+    (the paper's eq. 2): between −1 and 1. Frames on which the target is absent (or not annotated) give 0.
 
     ## Starting State
 
@@ -87,7 +87,7 @@ class TrackingEnv(gym.Env):
     - ``gt_action``: ``φ(g_t, b_{t-1})``, the ground-truth action (zeros where the target is absent).
     - ``has_teacher``: whether some teacher has a box on frame t (and the target is present).
     - ``teacher_boxes``: teacher name → ``b_t^(T)`` (only when the clip has teachers; NaN where unusable).
-    - ``best_teacher``: the teacher with the highest ``IoU(b_t^(T), g_t)`` (SPEC eq. 4), or ``""``.
+    - ``best_teacher``: the teacher with the highest ``IoU(b_t^(T), g_t)`` (the paper's eq. 4), or ``""``.
     - ``teacher_action``: ``φ(b_t^(T*), b_{t-1})`` for the best teacher T* (zeros without one).
     - ``teacher_reward``: ``r(ψ(a_t^(T*), b_{t-1}), g_t)``, the reward the teacher's action would earn;
       −1 (``NO_TEACHER_REWARD``) without a teacher. The distillation mask is ``teacher_reward > reward``.

@@ -5,8 +5,8 @@ Two metrics (``TrainConfig.checkpoint_metric``):
 - ``"tras"``: TRAS's AO, the student alone (step 5's selector);
 - ``"modes"`` (the default): the mean AO of the three trackers the run delivers, TRAS, TRAST with the
   partner teacher and TRASFUST with the pool. TRAS's AO alone is blind to the critic, which TRAST and
-  TRASFUST rest on, and on 10 videos it is noisy: on ``--seed 1`` it chose iteration 1500 of 2794, whose
-  test AOs were TRAS 0.374, TRAST 0.613, TRASFUST 0.555, where the last checkpoint had 0.423, 0.609, 0.626.
+  TRASFUST rest on, and on 10 videos it is noisy: it can keep an early checkpoint whose TRASFUST is far
+  below the last one's (docs/experiments.md, 2026-11-21-checkpoint-modes).
 
 ``tbt train`` validates its checkpoints with this validator, and a ``tbt tune`` trial validates with the
 same one, built from the same settings by :func:`validator_for_run`
@@ -15,9 +15,8 @@ same one, built from the same settings by :func:`validator_for_run`
 TRAST and TRASFUST replay the teachers' tracks on the validation videos, stored once before training
 (:class:`~teachers.results_teacher.ResultsTeacher`). Neither tracker ever re-initialises a teacher on its
 output, so a teacher's boxes do not depend on the student and the replay is the same tracker as a live
-one: on the default run's test videos, replayed TRAST scored 0.593 against 0.595 live, TRASFUST 0.618
-against 0.616. A validation then costs the student's forward passes only: 4.4–7.2 s for the three
-trackers on the 10 default validation videos, two at a time (TRAS alone took about 1.5 s).
+one (replayed and live scores agree to within a few thousandths; docs/experiments.md,
+2026-11-21-checkpoint-modes). A validation then costs the student's forward passes only.
 """
 
 from __future__ import annotations

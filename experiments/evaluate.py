@@ -15,13 +15,13 @@ Two backends run the jobs:
   threads share the in-memory frames of synthetic videos instead of pickling them to other processes.
   Torch runs one intra-op thread per job while they run, so that two jobs on two cores do not fight over
   four threads.
-- ``"ray"``: one Ray task per job, on the local machine or a cluster (one CPU and one torch thread each).
-  Each sequence and each tracker factory (which carries the student's weights) goes into the object
-  store once. Threads stay the default because a ``tbt evaluate`` run starts Ray's workers cold: on the
-  2-core machine (``bench_trackers.py``: 4 videos × 60 frames, TRAS + TRAST + TRASFUST) threads took
-  5.7 s, Ray 10.3 s with fresh workers (starting them and importing torch costs seconds) and 4.7 s with
-  warm ones (separate processes do not share a GIL). Ray pays off for long evaluations and on a cluster,
-  where the jobs spread over many nodes: ``tbt train`` uses it for its validations and its final
+- ``"ray"``: one Ray task per job, on the local machine or a cluster (one CPU and one torch thread each). Each
+  sequence and each tracker factory (which carries the student's weights) goes into the object store once.
+  Threads stay the default because a ``tbt evaluate`` run starts Ray's workers cold: starting them and
+  importing torch costs seconds, which a short evaluation on a small machine does not win back, while warm
+  workers are a little faster than threads (separate processes do not share a GIL;
+  ``experiments/benchmarks/bench_trackers.py`` compares the two). Ray pays off for long evaluations and on a
+  cluster, where the jobs spread over many nodes: ``tbt train`` uses it for its validations and its final
   evaluation whenever it has joined a cluster (:mod:`experiments.train_pipeline`).
 
 :func:`track_jobs` runs jobs on either backend and hands back the results as they finish, for callers

@@ -1,6 +1,6 @@
 """One-pass evaluation (OPE) metrics: AO, success rates, success / precision / normalised precision curves.
 
-Protocol (SPEC "Evaluation protocols"): the tracker is initialised on frame 0's ground truth and never
+Protocol (docs/method.md, *Evaluation*): the tracker is initialised on frame 0's ground truth and never
 re-initialised; its boxes for every frame, frame 0 included, are scored against the ground truth here.
 
 Per-frame conventions, the same for every benchmark:
@@ -47,7 +47,8 @@ Known differences from the GOT-10k toolkit, all deliberate:
 - The toolkit's OTB-style reports overwrite the prediction of frame 0 with the ground truth and keep frame 0
   in the curves (one IoU of ~1 per sequence); we leave frame 0 out on every benchmark.
 - GOT-10k's official evaluation first clips both boxes to the image; our trackers already clip their boxes to
-  the image (SPEC ψ) and the ground truth lies inside it, so we do not need the image size.
+  the image (ψ, docs/method.md, *Boxes and geometry*) and the ground truth lies inside it, so we do not need
+  the image size.
 - The toolkit's IoU divides by ``union + eps``; ours divides by the union, so on identical boxes it gives 1
   or a value within float rounding of 1. Both are clipped to [0, 1] (as the toolkit does), so a perfect frame
   never passes the 1.0 threshold. The later toolkit's normalised centre error floors the ground-truth size

@@ -72,10 +72,10 @@ class TrainingState:
         write_text_atomically(path, json.dumps(self.__dict__, indent=2) + "\n")
 
 
-# Both clip sources are cached per process: every env of an env runner calls its ``clip_source`` partial,
-# and without the cache each of the default runner's 16 envs read the transfer set's 960 parquet files
-# again (2.5 s each, 40 s in all, measured in the runner). The sources are read-only (``sample`` draws with
-# the calling env's own generator and returns views), so the envs can share one.
+# Both clip sources are cached per process: every env of an env runner calls its ``clip_source`` partial, and
+# without the cache each of the runner's envs would read every parquet file of the transfer set again, which
+# dominated the runner's start-up (docs/experiments.md, 2026-11-22-default-run). The sources are read-only
+# (``sample`` draws with the calling env's own generator and returns views), so the envs can share one.
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,6 +1,6 @@
 """Image backbones shared by the student's two branches, and the uint8 → float input normalisation.
 
-Two presets (see SPEC, "The student network" and the feasibility study at its end):
+Two presets (docs/method.md, *The student network*):
 
 - ``"resnet18"``: ResNet-18 without its average pool and fc, as in the paper. A 128×128 crop gives
   512×4×4 = 8192 features. The module is written here rather than imported from torchvision (which does
@@ -8,8 +8,8 @@ Two presets (see SPEC, "The student network" and the feasibility study at its en
   (``conv1``, ``bn1``, ``layerN.M.{conv1,bn1,conv2,bn2}``, ``layerN.0.downsample.{0,1}``) so that the
   ImageNet checkpoint a user downloads (``resnet18-f37072fd.pth``) loads with no key remapping; a
   remapping table would be one more thing to get silently wrong.
-- ``"small"``: the cheap CNN of the feasibility study, five 3×3 conv + batch norm + ReLU layers with
-  16-32-64-64-64 channels (~0.1 M parameters). On one CPU thread samples per second beat capacity, so
+- ``"small"``: a cheap CNN for CPUs, five 3×3 conv + group norm + ReLU layers with 16-32-64-64-64
+  channels (~0.1 M parameters). On one CPU thread samples per second beat capacity, so
   this is the preset used for CPU training.
 
 Both take float (N, 3, S, S) crops normalised by :class:`ImageNetNormalize`, expose ``out_channels``
@@ -63,7 +63,7 @@ class ImageNetNormalize(nn.Module):
     The normalisation is folded into one affine ``x * scale + shift`` (a single ``addcmul``), so the
     whole conversion is a view, one dtype cast and one fused kernel. The result keeps the channel-last
     memory layout of the input (a channels_last tensor): CPU convolutions take it without a copy and
-    run faster on it (ResNet-18, batch 32, one thread: ~390 ms vs ~475 ms for a contiguous input).
+    run faster on it than on a contiguous input.
     """
 
     scale: torch.Tensor
@@ -228,15 +228,14 @@ class SmallConvBackbone(nn.Module):
 
     Group norm, not batch norm: the student's batch norm runs on stored statistics (see
     ``policies.student_model``), and a backbone trained from scratch has none worth storing: frozen at
-    their initial values (mean 0, variance 1) they normalise nothing, activations shrink by about 3× per
-    layer under PyTorch's default init, and the measured result was a student whose output hardly
-    depended on its input after 6 minutes of training. Group norm normalises each sample on its own, so
+    their initial values (mean 0, variance 1) they normalise nothing, activations shrink layer after
+    layer under PyTorch's default init, and a student trained that way learned an output that hardly
+    depended on its input. Group norm normalises each sample on its own, so
     it is as batch-independent as frozen statistics and still keeps activations at unit scale.
 
-    Defaults follow SPEC's feasibility study: channels 16-32-64-64-64 and strides 2-2-2-2-1, so a
-    64×64 crop gives a 64×4×4 map (1024 features per crop). Four halvings rather than five: the study's
-    0.69 M-parameter student (FC 256 on two concatenated crops) implies 2×1024 inputs to the first FC,
-    and 4×4 keeps enough spatial detail to regress the box offset; one more stride-2 layer (2×2) would
+    Defaults: channels 16-32-64-64-64 and strides 2-2-2-2-1, so a 64×64 crop gives a 64×4×4 map (1024
+    features per crop, 2×1024 inputs to the first FC). Four halvings rather than five: 4×4 keeps enough
+    spatial detail to regress the box offset; one more stride-2 layer (2×2) would
     leave 256 features, mostly position-blind. The last conv keeps stride 1 to add depth at no cost in
     resolution. Padding 1 means each stride-2 layer maps side s to ⌈s/2⌉.
     """

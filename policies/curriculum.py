@@ -1,4 +1,4 @@
-"""Episode-length curriculum of one student (SPEC "Training", paper §3.3 and its appendix A.2).
+"""Episode-length curriculum of one student (docs/method.md, *Curriculum*; the paper's §3.3).
 
 The paper grows each student's interaction length "as s performs better than T"; the appendix with the
 exact rule is not in our copy, so this is the rule we chose:

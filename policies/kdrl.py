@@ -1,6 +1,6 @@
 """The KD-RL algorithm (knowledge distillation + actor-critic) as an RLlib new-API-stack algorithm.
 
-Base: IMPALA (RLLIB-NOTES "Why IMPALA is the base"): its asynchronous env runners, background learner
+Base: IMPALA (docs/rllib.md, *Why IMPALA*): its asynchronous env runners, background learner
 and pull-based weight sync are the modern form of the paper's A3C students; V-trace lives only in
 ``IMPALATorchLearner.compute_loss_for_module``, which :class:`~policies.torch.kdrl_torch_learner.
 KDRLTorchLearner` replaces. ``vtrace`` stays True because IMPALA's ``validate()`` refuses False; it is

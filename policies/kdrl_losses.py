@@ -1,7 +1,7 @@
 """Pure torch loss terms of the KD-RL student (knowledge distillation + actor-critic).
 
 These functions know nothing about RLlib: a Learner's ``compute_loss_for_module`` only has to wire
-batch columns into them, and every term can be checked on a hand-made batch (STYLE.md).
+batch columns into them, and every term can be checked on a hand-made batch.
 
 Shapes follow RLlib's learner layout: every column is ``[B, T]`` (``[B, T, 4]`` for actions), rows are
 right-padded, and ``loss_mask[b, t]`` is True on real steps and False on padding.
@@ -14,7 +14,7 @@ Terms (sums run over valid steps ``t`` of every row ``b``):
       L_KD = Σ_t m_t · Σ_d |a_t^(T)[d] − μ(s_t)[d]|,   m_t = [r_t^(T) > r_t^(S)] · loss_mask_t
 
   plus an explicit L2 penalty ``½·wd·Σ‖θ‖²`` (weight decay 1e-4 applies to this term only, so it
-  cannot be left to the optimiser; RLLIB-NOTES "Learner and connectors").
+  cannot be left to the optimiser; docs/rllib.md, *The optimiser*).
 * Exploration distribution (autonomous students): ``N(μ, σ)`` with ``σ = |μ − a_gt|`` (not learned,
   clamped ≥ ``min_sigma``); the log-probability only sends gradient into μ.
 * n-step returns, backwards in each row: ``R_t = r_t + γ·R_{t+1}``; restart after a terminated step;
@@ -27,7 +27,8 @@ Terms (sums run over valid steps ``t`` of every row ``b``):
   The functions here return the unscaled sums; the learner normalises them and applies the 1e-3
   (``KDRLConfig.rl_loss_scale``).
 
-  SPEC writes the one-step advantage ``r_t + γ v(s_{t+1}) − v(s_t)`` in L_π but n-step returns in L_v.
+  The paper writes the one-step error ``r_t + γ v(s_{t+1}) − v(s_t)`` in L_π (eq. 6) but n-step returns
+  in L_v (docs/method.md, *Actor-critic*).
   We use ``R_t − v(s_t)`` in both, as A3C does over t_max-step segments (Mnih et al. 2016, Alg. S3);
   the one-step form is the special case t_max = 1, and using one return for both terms keeps the actor
   and the critic consistent.
@@ -210,7 +211,7 @@ def actor_critic_loss(
 
     ``L_π = −Σ_t log π(a_t|s_t)·A_t`` with A detached (the actor must not train the critic),
     ``L_v = Σ_t ½ (R_t − v(s_t))²`` with R detached. Sums over the valid steps, unscaled (the learner
-    applies the 1e-3). See the module docstring for why n-step and not SPEC's one-step advantage.
+    applies the 1e-3). See the module docstring for why n-step and not the paper's one-step error.
 
     Args:
         log_probs: ``[B, T]`` log π(a_t|s_t) (e.g. from :func:`gaussian_log_prob`).

@@ -1,9 +1,9 @@
 """The env one KD-RL student plays in: a ``TrackingEnv`` plus the student's role and curriculum.
 
-RLlib builds envs through :func:`make_kdrl_env` (registered as :data:`ENV_NAME` in ``policies.kdrl``)
-and hands it an ``EnvContext`` holding the runner's ``worker_index`` and ``num_workers``. Every sub-env
-of one runner gets the same context, so a role is per runner (RLLIB-NOTES); each sub-env keeps its own
-curriculum.
+RLlib builds envs through :func:`make_kdrl_env` (registered as :data:`ENV_NAME` in ``policies.kdrl``) and
+hands it an ``EnvContext`` holding the runner's ``worker_index`` and ``num_workers``. Every sub-env of one
+runner gets the same context, so a role is per runner (docs/rllib.md, *Env runners and roles*); each sub-env
+keeps its own curriculum.
 
 :class:`StudentEnv` adds to every info (``envs.sample_keys.STUDENT_INFO_KEYS``):
 

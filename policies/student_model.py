@@ -1,4 +1,4 @@
-"""The student network of SPEC ("The student network") as a plain torch module.
+"""The student network (docs/method.md, *The student network*; the paper's §3.4) as a plain torch module.
 
 Observation layout: the env's state ρ, ``(2, S, S, 3)`` uint8 RGB, channel-last, crop 0 from frame t−1
 and crop 1 from frame t. The network takes a batch of sequences, ``(B, T, 2, S, S, 3)``; uint8 →
@@ -59,16 +59,16 @@ class StudentPreset:
     Why: the critic trains on ``1e-3·(L_π + L_v)`` while the actor's layers also carry the distillation
     loss, so in a shared trunk the critic is a linear read-out of the actor's features, and TRAST's
     hand-overs inherit the actor's mistakes. RAdam normalises each parameter's step, so a trunk that only
-    the value loss reaches learns at the full rate. Measured on the default run (README, "What the default
-    run taught us", item 14; the preset ``small-separate-critic``): better hand-overs and TRASFUST, not
-    TRAST, and a weaker TRAS, so the paper's shared critic stays the default."""
+    the value loss reaches learns at the full rate. With it the critic chose better among teachers
+    (TRASFUST) but did not lift TRAST, and TRAS was weaker, so the paper's shared critic stays the default
+    (docs/experiments.md, 2026-11-21-separate-critic; the preset ``small-separate-critic``)."""
 
 
 PRESETS: dict[str, StudentPreset] = {
-    # SPEC's network: ResNet-18 on 128×128 crops, FC 512, LSTM 512.
+    # The paper's network: ResNet-18 on 128×128 crops, FC 512, LSTM 512.
     "paper": StudentPreset(backbone="resnet18", crop_size=128, fc_width=512, lstm_width=512),
-    # CPU training. SPEC's feasibility study had no LSTM; we keep the paper's recurrent architecture
-    # (the tracker relies on the LSTM state) but narrower, so one CPU thread still gives enough samples.
+    # CPU training: the paper's recurrent architecture (the tracker relies on the LSTM state), narrower,
+    # so one CPU thread still gives enough samples (docs/method.md, *The student network*).
     "small": StudentPreset(backbone="small", crop_size=64, fc_width=256, lstm_width=256),
 }
 # The small student with the critic's own trunk (see StudentPreset.separate_critic): it chooses among

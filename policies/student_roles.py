@@ -1,4 +1,4 @@
-"""What each student (env runner) learns from: its role, and how the ablations of SPEC Table 2 set it.
+"""What each student (env runner) learns from: its role, and how the ablations of the paper's Table 2 set it.
 
 A role is fixed for a whole episode and travels with every step (the info key and train-batch column
 ``envs.sample_keys.ROLE``, whose codes are defined there too), so the learner picks each row's loss from
@@ -15,7 +15,8 @@ role                    loss on its steps                                       
 Distilling students act with their own μ (σ at its floor): the paper's distilling students move their
 own box, and the teacher's action is defined relative to it (``a^(T) = φ(b^(T)_t, b_{t-1})``).
 
-Ablations (SPEC Table 2; "no curriculum" is the separate ``curriculum=False`` switch):
+Ablations (the paper's Table 2, docs/method.md, *Student roles*; "no curriculum" is the separate
+``curriculum=False`` switch):
 
 * ``kd_rl`` (TRAS): a ``distil_fraction`` share of students distil from teachers, the others are
   autonomous;

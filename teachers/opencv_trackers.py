@@ -3,8 +3,7 @@
 ``init(image, box)`` then ``update(image) -> box``, with RGB ``uint8`` images (the project's one image
 convention) converted to BGR here, at OpenCV's edge, and float ``[x, y, w, h]`` boxes.
 
-Choices made so that a teacher keeps tracking instead of dying (SPEC, "Known behaviour of the OpenCV
-teachers"):
+Choices made so that a teacher keeps tracking instead of dying:
 
 - KCF is the non-legacy ``cv2.TrackerKCF`` with ``detect_thresh = 0``: the legacy one reports failure as soon
   as its confidence dips and then never updates again, so it would freeze for the rest of the video.

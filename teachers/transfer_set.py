@@ -2,7 +2,7 @@
 
 The teachers' trajectories come from :class:`~teachers.transfer_store.TransferSetStore` (one row per
 ``(dataset, sequence, frame, teacher)``, every frame of a video once). Three steps turn them into episodes,
-as SPEC's "Training: knowledge distillation + reinforcement learning" describes after the paper:
+as docs/method.md, *The transfer set*, describes after the paper:
 
 **β filtering** (:func:`kept_trajectories`). A teacher's trajectory on a video is kept only if its IoU with
 the ground truth *exceeds* β (strictly) on every frame, so an IoU of exactly β rejects it. Frames without

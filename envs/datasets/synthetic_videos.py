@@ -12,7 +12,8 @@ import functools
 
 from envs.sequence import DatasetError, Sequence
 
-# 40, not 20: on 20 videos the CSRT-KCF AO gap ranged from 0.02 to 0.21 over the seeds we tried; 40 steadies it.
+# 40, not 20: on 20 videos the AO gap between two teachers swung widely from one seed to the next; 40
+# steadies it.
 DEFAULT_VIDEOS = 40
 _ALIASES = {"frames": "num_frames"}
 

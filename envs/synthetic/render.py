@@ -74,7 +74,7 @@ def sprite_matrix(sprite: Sprite, center: np.ndarray, size_wh: np.ndarray, angle
     return np.hstack([linear, offset[:, None]])
 
 
-# cv2.filter2D switches to a DFT for kernels above 11x11, which is ~30x slower on a frame: longer streaks
+# cv2.filter2D switches to a DFT for kernels above 11x11, which is far slower on a frame: longer streaks
 # are blurred at a reduced resolution instead, where the detail they smear away is not missed.
 _LONGEST_DIRECT_STREAK = 10.0
 

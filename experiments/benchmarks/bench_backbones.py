@@ -2,7 +2,7 @@
 
 Eval mode under ``torch.inference_mode``, batch 1 and 32, input already normalised (float NCHW in
 channels_last, as ImageNetNormalize hands it over). One thread because every Ray worker gets one
-(SPEC: oversubscription on 2 cores is the biggest trap).
+(several busy threads per process oversubscribe a small machine; see ``cluster.ray_runtime``).
 
 python -m experiments.benchmarks.bench_backbones [--seconds 1.5]
 """
@@ -17,7 +17,8 @@ import torch
 
 from policies.backbones import make_backbone
 
-# (preset, crop side) as in SPEC: the paper's 128×128 for ResNet-18, the feasibility study's 64×64.
+# (preset, crop side) as in policies.student_model.PRESETS: the paper's 128×128 for ResNet-18, 64×64 for
+# the small CPU preset.
 PRESETS = (("resnet18", 128), ("small", 64))
 BATCHES = (1, 32)
 

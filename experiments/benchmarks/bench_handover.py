@@ -4,7 +4,7 @@
         [--teacher csrt] [--dataset synthetic:videos=10,frames=100,difficulty=0.5,seed=500] [--min-gap 0.1]
 
 TRAST outputs the teacher's box when the critic values the teacher's state above the student's, and both
-states are built around a previous box (SPEC "Tracking after training"). So on each frame the right choice
+states are built around a previous box (docs/method.md, *TRAST*). So on each frame the right choice
 is known from the ground truth: the member whose previous box overlaps the target more. Per student this
 prints TRAST's AO, the share of frames handed to the teacher, and the **hand-over accuracy**: on the frames
 where the two previous boxes differ by at least ``--min-gap`` IoU, the share on which the critic valued the
@@ -21,7 +21,7 @@ Two more figures say where the accuracy comes from:
   0.1) while the other is on it (0.5 or more), for a lost student and for a lost teacher;
 - **one box, two states**: after a hand-over the student's previous box IS the teacher's, so both states
   are cropped around one box and differ only in their LSTM memories. The share of such frames in TRAST's
-  own run, and how often the student's box won them (SPEC: a tie keeps the student).
+  own run, and how often the student's box won them (a tie keeps the student).
 
 AO is pooled over the frames the report scores (not frame 0, not where the truth is unknown).
 """

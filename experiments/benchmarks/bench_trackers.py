@@ -10,11 +10,12 @@ On one synthetic 320×240 video, with untrained students (speed does not depend 
    slowest member (the student alone, i.e. TRAS with the same preset, or a teacher alone).
 3. ``tbt evaluate``'s two backends on a few videos with student trackers: jobs in threads or Ray tasks.
 
-FPS is tracked frames over the seconds spent in ``update`` (``init`` and frame reading left out), the best
-of ``--repeats`` runs, the variants of one comparison interleaved: other processes on a shared machine
-only ever make a run slower, and interleaving spreads their load over every variant alike. Torch gets
-``--torch-threads`` intra-op threads (default 1: SPEC's oversubscription trap; the teachers need the other
-core) and OpenCV one thread per tracker, as in evaluation. The load average is printed with the figures.
+FPS is tracked frames over the seconds spent in ``update`` (``init`` and frame reading left out), the best of
+``--repeats`` runs, the variants of one comparison interleaved: other processes on a shared machine only ever
+make a run slower, and interleaving spreads their load over every variant alike. Torch gets
+``--torch-threads`` intra-op threads (default 1: more threads oversubscribe a small machine; the teachers need
+the other core) and OpenCV one thread per tracker, as in evaluation. The load average is printed with the
+figures.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--frames", type=int, default=60, help="frames of the video (small preset)")
     parser.add_argument(
-        "--paper-frames", type=int, default=12, help="frames for the paper preset (~60 ms each)"
+        "--paper-frames", type=int, default=12, help="frames for the paper preset (slow on a CPU)"
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--torch-threads", type=int, default=1)

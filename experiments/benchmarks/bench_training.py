@@ -81,8 +81,8 @@ def main() -> None:
     )
     parser.add_argument("--presets", default="small,paper")
     parser.add_argument("--runners", default="1,2")
-    # 80 is tbt train's default (more updates per second); ResNet-18 at 128x128 (~60 ms per forward on one
-    # CPU thread) needs a small batch anyway to keep iterations short.
+    # 80 is tbt train's default (more updates per second); ResNet-18 at 128x128 is slow on one CPU thread
+    # and needs a small batch anyway to keep iterations short.
     parser.add_argument("--batch", type=int, default=80, help="samples per learner update")
     parser.add_argument("--envs-per-runner", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)

@@ -9,7 +9,8 @@ frames are split by how the two boxes overlap the target (:data:`LOST_IOU`, :dat
 
 - **teacher on target, student on it too**: the student is less precise than the teacher (its accuracy);
 - **teacher on target, student partly off**: the student is drifting and the critic has not seen it;
-- **teacher on target, student lost**: the critic values a lost student above the teacher (README item 7);
+- **teacher on target, student lost**: the critic values a lost student above the teacher
+  (docs/experiments.md, 2026-11-21-default-120x50);
 - **teacher off target**: where keeping the student pays (usually a gain).
 
 Each part is printed as its share of the gap, ``Σ (IoU_TRAST − IoU_teacher) / N`` over its frames, with

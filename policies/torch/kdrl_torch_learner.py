@@ -18,9 +18,10 @@ row's steps get:
   ``actor_critic_loss``; with ``policy_lag_correction`` (the default) σ is the one the runner sampled with
   and the policy term is weighted by V-trace's truncated importance ratio (see the comment in the loss).
 
-Normalisation: SPEC's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
+Normalisation: the paper's losses are sums over the t_max steps of one segment (one A3C gradient). A batch
 holds many segments, so each sum is divided by the number of rows (segments) of its role: the loss is
-the mean per-segment loss, and the 1e-3 ratio between the RL and distillation terms is kept.
+the mean per-segment loss, and the 1e-3 ratio between the RL and distillation terms is kept
+(docs/method.md, *Loss scales*).
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
     def set_learning_rate(self, lr: float) -> None:
         """Pin every optimizer's learning rate to ``lr`` from now on.
 
-        ``tbt train`` anneals the rate over a time budget; RLlib's own schedules count env steps, which a
-        time budget cannot name in advance. The driver calls this through ``foreach_learner``.
+        :class:`~policies.kdrl.KDRL` anneals the rate over its budget (``policies.lr_schedule``) and calls
+        this through ``foreach_learner`` after every iteration: RLlib's own schedules count env steps, which
+        a time budget cannot name in advance (docs/rllib.md, *The optimiser*).
         """
         for optimizer in list(self._optimizer_lr_schedules):
             self._optimizer_lr_schedules[optimizer] = Scheduler(lr, framework="torch", device=self._device)
@@ -124,7 +126,8 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
         # ground truth as the teacher. Its reward ω(1) = 1 beats every imperfect student, so m_t = 1.
         gt = masked_l1_distillation(mu, gt_action, torch.ones_like(rewards), rewards, gt_steps)
         gt_loss = gt.loss / _rows(gt_steps)
-        # Weight decay on the distillation term only (SPEC): once per batch that holds such steps.
+        # Weight decay on the distillation term only (docs/method.md, *Distillation*): once per batch that
+        # holds such steps.
         has_distil = bool((distil_steps | gt_steps).any())
         penalty = (
             l2_penalty(module.parameters(), config.distil_weight_decay) if has_distil else mu.new_zeros(())

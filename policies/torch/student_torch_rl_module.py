@@ -6,7 +6,8 @@ Batch layout (RLlib adds the time dim for stateful modules): ``Columns.OBS`` is 
 the network's ``state_width``.
 
 Action distribution: RLlib's default diagonal Gaussian for a Box action space (``TorchDiagGaussian``),
-fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of SPEC (KD-RL):
+fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of KD-RL (docs/method.md,
+*Autonomous students*):
 
 - when the batch carries the ground-truth action column ``envs.sample_keys.GT_ACTION`` (``(B, T, 4)``),
   ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
@@ -16,7 +17,7 @@ fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ r
   returns μ to within 1e-3 and the log-probabilities stay finite.
 
 A module-to-env connector cannot set σ (the action is sampled before custom pieces run), which is why σ
-is computed here, where both runner and learner compute it the same way (see RLLIB-NOTES).
+is computed here, where both runner and learner compute it the same way (docs/rllib.md, *The student module*).
 
 ``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with any field of

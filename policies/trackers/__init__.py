@@ -1,4 +1,4 @@
-"""The trained student at work: TRAS, TRAST and TRASFUST (SPEC "Tracking after training").
+"""The trained student at work: TRAS, TRAST and TRASFUST (docs/method.md, *Tracking*; the paper's §3.5).
 
 Why here, in ``policies/trackers/``: the trackers are the student policy used at inference time, so they
 live beside the network they run (``policies/student_model.py``) and the export they load

@@ -1,6 +1,6 @@
 """One member's recurrent state at tracking time, with the paper's periodic reset.
 
-SPEC "The student network" and the paper's implementation details (after RE3): at tracking time the LSTM
+docs/method.md, *LSTM reset* (the paper's §4.1 and the authors' code, after Re3): at tracking time the LSTM
 state is reset every 32 frames to the state saved after the first prediction (t = 1). The student was
 trained on 32-frame clips, so an LSTM state that has run much longer than that is outside what it has
 seen; the state after the first prediction is a "just initialised on this target" state to return to.

@@ -117,8 +117,8 @@ class StudentTracker(BaseTracker):
         student: The network, an exported student file or a training checkpoint folder.
         name: The name results are stored under.
         device: ``"cpu"``, ``"cuda"``, a torch device, or None for CUDA when available.
-        context: The crop's context factor c (SPEC: 1.5).
-        reset_interval: Predictions between LSTM resets (SPEC: 32).
+        context: The crop's context factor c (the paper's 1.5; docs/method.md, *The state crop*).
+        reset_interval: Predictions between LSTM resets (32; docs/method.md, *LSTM reset*).
 
     Attributes:
         choices: Per frame since the last ``init``, the member whose box was output: ``"init"`` for frame

@@ -1,8 +1,8 @@
 """The teachers of TRAST and TRASFUST as members of the tracker: each one's last good box and LSTM stream.
 
-SPEC "Tracking after training": a teacher's state is ρ(F_{t-1}, F_t, b^(T)_{t-1}), built from the
+docs/method.md, *TRAST* and *TRASFUST*: a teacher's state is ρ(F_{t-1}, F_t, b^(T)_{t-1}), built from the
 teacher's OWN previous box (not the tracker's output) and judged with an LSTM state of its own. A teacher
-that fails to initialise or update is ignored for that frame *(ref impl)*; here that means:
+that fails to initialise or update is ignored for that frame in the authors' code; here that means:
 
 - a teacher whose ``init`` fails is left out of the whole video (it has no box to build a state from);
 - a teacher that fails an update (see :mod:`policies.trackers.teacher_runner` for what counts) cannot be

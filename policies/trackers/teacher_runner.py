@@ -1,9 +1,9 @@
 """Running the teachers of TRAST and TRASFUST beside the student: in threads, in Ray actors, or inline.
 
-SPEC: "Teachers and student can run in parallel, so TRAST/TRASFUST run at the speed of the slowest member
-plus a small overhead." The student judges frame t from the boxes of frame t−1, so frame t's teacher
-updates need nothing from it: a runner starts them (:meth:`submit_update`), the student's forward pass
-runs, and the tracker then collects the teachers' boxes (:meth:`PendingUpdates.result`).
+Teachers and student can run in parallel, so TRAST and TRASFUST can run at the speed of their slowest member
+plus a small overhead (docs/method.md, *TRAST*). The student judges frame t from the boxes of frame t−1, so
+frame t's teacher updates need nothing from it: a runner starts them (:meth:`submit_update`), the student's
+forward pass runs, and the tracker then collects the teachers' boxes (:meth:`PendingUpdates.result`).
 
 Three runners share one interface:
 
@@ -15,14 +15,12 @@ Three runners share one interface:
 - :class:`InlineTeacherRunner`: the updates run one after the other in the calling thread, before the
   forward pass: the sequential baseline.
 
-Why threads by default: on this project's 2-core machine (``experiments/benchmarks/bench_trackers.py``,
-small student, 320×240, the machine shared with other jobs) threads ran TRAST-KCF at 181 FPS, TRAST-CSRT
-at 30 and TRASFUST over KCF+CSRT+MOSSE at 27, against 151, 23 and 19 FPS with Ray actors: the per-frame
-round trip to the actors costs more than it saves, in every configuration measured. Against inline
-updates threads were within 5 % (TRAST) or ahead (TRASFUST, 27 against 23 FPS); they gain most where
-the student's forward pass and the teachers cost about the same (a GPU student, a DNN teacher) and a
-core is free to overlap them. Ray actors are for teachers that need a process or a device of their own
-(a DNN teacher on a second GPU, a teacher that may crash its process).
+Why threads by default: with the small student on a CPU, threads beat Ray actors in every configuration
+``experiments/benchmarks/bench_trackers.py`` measures, because the per-frame round trip to the actors costs
+more than the overlap saves. Against inline updates threads are about even for TRAST and ahead for TRASFUST;
+they gain most where the student's forward pass and the teachers cost about the same (a GPU student, a DNN
+teacher) and a core is free to overlap them. Ray actors are for teachers that need a process or a device of
+their own (a DNN teacher on a second GPU, a teacher that may crash its process).
 
 Teachers are :class:`teachers.tracker.Tracker` objects. Whatever a teacher does wrong (raises, returns
 NaN or a zero-size box, or sets ``last_ok`` False, as the OpenCV adapters do on low confidence) comes back

@@ -1,4 +1,4 @@
-"""TRAS: the student tracking alone (SPEC "Tracking after training").
+"""TRAS: the student tracking alone (docs/method.md, *TRAS*).
 
 Each frame: ``s_t = ρ(F_{t-1}, F_t, b_{t-1})``, one forward pass, ``b_t = ψ(clamp(μ(s_t)), b_{t-1})``
 clipped to the image. The value head is not used.

@@ -1,4 +1,4 @@
-"""TRASFUST: the student's critic fusing a pool of teachers (SPEC "Tracking after training").
+"""TRASFUST: the student's critic fusing a pool of teachers (docs/method.md, *TRASFUST*; the paper's eq. 8).
 
 Every teacher runs; each frame t, while the teachers update on ``F_t``, every started teacher's state
 ``ρ(F_{t-1}, F_t, b^(T)_{t-1})`` (its own previous box, its own LSTM stream) goes through the student in

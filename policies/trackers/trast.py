@@ -1,4 +1,4 @@
-"""TRAST: the student with one teacher running beside it (SPEC "Tracking after training").
+"""TRAST: the student with one teacher running beside it (docs/method.md, *TRAST*).
 
 Each frame t, in one batched forward pass:
 
