@@ -17,7 +17,7 @@ the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) n
 ``report`` rebuilds the report of an earlier evaluation from its stored results alone. ``track`` runs
 TRAS, TRAST or TRASFUST on a video file or an image folder and writes the boxes, an annotated video and
 the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and stores their trajectories
-(resuming a stopped build); ``transfer-set stats`` prints SPEC's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
+(resuming a stopped build); ``transfer-set stats`` prints the paper's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
 (``experiments.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
 ``submit`` hands a tbt command to a Ray cluster (``cluster.submit``); ``tune`` sweeps KD-RL's settings
 with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune_sweep``).
@@ -172,7 +172,7 @@ def cmd_track(args: argparse.Namespace) -> None:
         spec, args.student, results_root=args.results_root, model_dir=args.model_dir, device=args.device
     )
     # One OpenCV thread per teacher and few torch threads: teachers run in threads beside the forward
-    # pass, and on a small machine more threads than cores cost far more than they give (SPEC).
+    # pass, and on a small machine more threads than cores cost far more than they give.
     cv2.setNumThreads(1)
     torch.set_num_threads(args.torch_threads)
     print(f"tracking {len(frames)} frames of {args.video} with {name} ...")
@@ -417,7 +417,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     transfer_set = commands.add_parser("transfer-set", help="inspect a transfer set")
     transfer_commands = transfer_set.add_subparsers(dest="transfer_set_command", required=True)
     stats = transfer_commands.add_parser(
-        "stats", help="print SPEC's Table 1: kept trajectories, AO, clips per beta"
+        "stats", help="print the paper's Table 1: kept trajectories and videos, AO, clips per beta"
     )
     stats.add_argument("dir", help="the --out folder of `tbt teachers run`")
     stats.add_argument("--clip-length", type=int, help="frames per clip (default 32)")
