@@ -18,9 +18,9 @@ the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) n
 TRAS, TRAST or TRASFUST on a video file or an image folder and writes the boxes, an annotated video and
 the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and stores their trajectories
 (resuming a stopped build); ``transfer-set stats`` prints the paper's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
-(``experiments.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
+(``experiments.train.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
 ``submit`` hands a tbt command to a Ray cluster (``cluster.submit``); ``tune`` sweeps KD-RL's settings
-with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune_sweep``).
+with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune.tune_sweep``).
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class UsageError(Exception):
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from envs.datasets import load_dataset
-    from experiments.evaluate import evaluate_trackers, parse_evaluation_trackers
-    from experiments.evaluation_report import report_evaluation
+    from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
+    from experiments.evaluation.evaluation_report import report_evaluation
 
     factories, student_trackers = parse_evaluation_trackers(
         args.trackers,
@@ -116,7 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from experiments.evaluation_report import report_evaluation
+    from experiments.evaluation.evaluation_report import report_evaluation
 
     out = Path(args.dir)
     manifest_path = out / MANIFEST
@@ -145,7 +145,7 @@ def cmd_track(args: argparse.Namespace) -> None:
     import cv2
     import torch
 
-    from experiments.track_video import open_frames, parse_box, track_video
+    from experiments.evaluation.track_video import open_frames, parse_box, track_video
     from policies.trackers.factory import student_tracker_factory
     from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
 
@@ -247,9 +247,9 @@ def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
 
 
 def train_command_from_args(args: argparse.Namespace):
-    """The :class:`~experiments.train_cli.TrainCommand` (settings, ``--out``, ``--resume``) that ``tbt
+    """The :class:`~experiments.train.train_cli.TrainCommand` (settings, ``--out``, ``--resume``) that ``tbt
     train``'s arguments ask for (defaults < ``--config`` file < flags), unchecked."""
-    from experiments.train_cli import parse_train_command
+    from experiments.train.train_cli import parse_train_command
 
     return parse_train_command(args.train_args)
 
@@ -257,7 +257,7 @@ def train_command_from_args(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from experiments.train_pipeline import run_training_pipeline
+    from experiments.train.train_pipeline import run_training_pipeline
 
     command = train_command_from_args(args)
     # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
@@ -284,7 +284,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from experiments.tune_sweep import run_tune
+    from experiments.tune.tune_sweep import run_tune
 
     return run_tune(args)
 
@@ -331,7 +331,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--backend",
-        choices=_LazyChoices("experiments.evaluate:BACKENDS"),
+        choices=_LazyChoices("experiments.evaluation.evaluate:BACKENDS"),
         metavar="BACKEND",
         default="threads",
         help="%(choices)s: run (tracker, sequence) jobs in threads of this process (default) or as Ray tasks",
@@ -425,7 +425,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_transfer_set_stats)
     train = commands.add_parser(
         "train",
-        add_help=False,  # `tbt train --help` is the help of every setting (experiments.train_cli)
+        add_help=False,  # `tbt train --help` is the help of every setting (experiments.train.train_cli)
         help="the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report "
         "(`tbt train --help` lists every setting)",
     )
@@ -449,7 +449,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="a Ray Tune sweep of KD-RL (ASHA or PBT on tbt train's validation score), resumable with --resume",
     )
     if command in (None, "tune"):
-        from experiments.tune_sweep import add_tune_arguments
+        from experiments.tune.tune_sweep import add_tune_arguments
 
         add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)

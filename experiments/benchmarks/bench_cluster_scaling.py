@@ -39,7 +39,7 @@ ROLES = ("head_node", "worker_node")
 
 def _lifetime_steps(result: dict) -> tuple[float, float]:
     """(env steps sampled, env steps trained) since the start of training."""
-    from policies.kdrl_metrics import summarize
+    from policies.kdrl.kdrl_metrics import summarize
 
     trained = result.get("learners", {}).get("__all_modules__", {}).get("num_env_steps_trained_lifetime", 0)
     return summarize(result)["env_steps"], float(trained)
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     from cluster.local_cluster import LocalRayCluster, NodeSpec, wait_for_nodes
     from cluster.ray_runtime import init_ray
     from envs.datasets import load_dataset
-    from experiments.student_training import build_algorithm_config
-    from experiments.train_config import TrainConfig
-    from experiments.train_pipeline import run_teachers
+    from experiments.train.student_training import build_algorithm_config
+    from experiments.train.train_config import TrainConfig
+    from experiments.train.train_pipeline import run_teachers
 
     load_before = os.getloadavg()[0]
     head = NodeSpec(args.node_cpus, {"head_node": 1, "env_runner_node": slots})

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from envs.synthetic import SyntheticConfig, dataset_seeds, generate_sequence
-from experiments.ope_metrics import SequenceScores, score_sequence, scores_table
-from experiments.report import oracle_boxes
+from experiments.evaluation.ope_metrics import SequenceScores, score_sequence, scores_table
+from experiments.evaluation.report import oracle_boxes
 from teachers.one_pass import track_sequence
 from teachers.opencv_trackers import OPENCV_TRACKER_KINDS
 from teachers.registry import make_tracker

@@ -31,7 +31,7 @@ import torch
 
 from cluster.ray_runtime import init_ray
 from envs.datasets import load_dataset
-from experiments.evaluate import evaluate_trackers, parse_evaluation_trackers
+from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
 from policies.student_model import StudentNetwork
 from policies.trackers import student_tracker_factory
 from teachers.one_pass import track_sequence

@@ -4,7 +4,7 @@
 
 Each setting builds the algorithm on synthetic videos with a scripted teacher (the ground truth plus
 1-pixel noise, so no teacher time is measured), trains for ``--seconds`` after two warm-up iterations,
-and prints the mean of ``env_steps_per_s`` and ``learner_samples_per_s`` (``policies.kdrl_metrics``)
+and prints the mean of ``env_steps_per_s`` and ``learner_samples_per_s`` (``policies.kdrl.kdrl_metrics``)
 over the timed iterations. The learner runs in the driver with one torch thread, as in ``tbt train``.
 Learner samples count the bootstrap step RLlib appends to every t_max chunk, so they exceed env steps.
 """
@@ -30,9 +30,9 @@ def _clip_source():
 def measure(
     preset_name: str, runners: int, envs_per_runner: int, batch: int, seconds: float
 ) -> dict[str, float]:
-    from policies.kdrl import KDRLConfig
-    from policies.kdrl_metrics import summarize
-    from policies.student_env import ENV_NAME
+    from policies.kdrl.kdrl import KDRLConfig
+    from policies.kdrl.kdrl_metrics import summarize
+    from policies.kdrl.student_env import ENV_NAME
     from policies.student_model import preset
 
     config = (

@@ -13,7 +13,7 @@ import yaml
 
 from cluster.kuberay_checks import custom_resources
 from experiments.cli import parse_args, train_command_from_args
-from experiments.train_config import TrainConfig, load_config_file
+from experiments.train.train_config import TrainConfig, load_config_file
 from tests.conftest import REPO_ROOT
 
 CLUSTER_CONFIG = REPO_ROOT / "cluster" / "train_paper_got10k.yaml"

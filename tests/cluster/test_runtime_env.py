@@ -31,7 +31,7 @@ def make_checkout(root: Path) -> Path:
     files = [
         "pyproject.toml",
         "envs/boxes.py",
-        "policies/torch/model.py",
+        "policies/kdrl/torch/model.py",
         "cluster/runtime_env.yaml",
         "runs/train/checkpoint/state.pkl",
         ".git/HEAD",
@@ -63,7 +63,12 @@ def test_the_project_packages_are_shipped(tmp_path):
 def test_runs_caches_and_large_files_stay_home(tmp_path):
     checkout = make_checkout(tmp_path / "checkout")
     files = shipped_files(project_runtime_env(working_dir=checkout), tmp_path)
-    assert files == {"pyproject.toml", "envs/boxes.py", "policies/torch/model.py", "cluster/runtime_env.yaml"}
+    assert files == {
+        "pyproject.toml",
+        "envs/boxes.py",
+        "policies/kdrl/torch/model.py",
+        "cluster/runtime_env.yaml",
+    }
 
 
 def test_job_env_vars_leave_the_thread_settings_to_init_ray():

@@ -36,10 +36,10 @@ def main(address: str, out: Path, num_learners: int, num_gpus_per_learner: float
     from cluster.local_cluster import wait_for_nodes
     from cluster.ray_runtime import init_ray
     from envs.datasets import load_dataset
-    from experiments.student_training import build_algorithm_config
-    from experiments.train_config import TrainConfig
-    from experiments.train_pipeline import run_teachers
-    from policies.kdrl_metrics import summarize
+    from experiments.train.student_training import build_algorithm_config
+    from experiments.train.train_config import TrainConfig
+    from experiments.train.train_pipeline import run_teachers
+    from policies.kdrl.kdrl_metrics import summarize
 
     init_ray(address=address)
     nodes = {node["NodeID"]: sorted(node["Resources"]) for node in wait_for_nodes(2)}

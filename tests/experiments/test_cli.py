@@ -7,7 +7,7 @@ import pytest
 
 from envs.datasets import load_dataset
 from experiments.cli import main
-from experiments.ope_metrics import pool_frames, score_sequence
+from experiments.evaluation.ope_metrics import pool_frames, score_sequence
 from teachers.results_store import read_result
 
 DATASET = "synthetic:videos=2,frames=12,seed=3"
@@ -99,7 +99,7 @@ def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
     ("flags", "expected"), [([], "small"), (["--preset", "small-separate-critic"], "small-separate-critic")]
 )
 def test_train_preset_flag_reaches_the_config(tmp_path, monkeypatch, flags, expected):
-    import experiments.train_pipeline as train_pipeline
+    import experiments.train.train_pipeline as train_pipeline
 
     seen = {}
     monkeypatch.setattr(
@@ -128,7 +128,7 @@ def test_tbt_help_imports_neither_ray_nor_torch():
 def test_train_help_lists_every_setting_with_its_docstring(capsys, monkeypatch):
     from dataclasses import fields
 
-    from experiments.train_config import TrainConfig
+    from experiments.train.train_config import TrainConfig
 
     monkeypatch.setenv("COLUMNS", "300")
     with pytest.raises(SystemExit):

@@ -9,8 +9,8 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from envs.sample_keys import GT_ACTION, MIN_SIGMA
+from policies.kdrl.torch.student_torch_rl_module import StudentTorchRLModule
 from policies.student_model import PRESETS, StudentNetwork, preset
-from policies.torch.student_torch_rl_module import StudentTorchRLModule
 
 # Two cores: one torch thread per process avoids oversubscription when tests run beside other work.
 torch.set_num_threads(1)

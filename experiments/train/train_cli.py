@@ -1,0 +1,82 @@
+"""``tbt train``'s flags, derived from :class:`~experiments.train.train_config.TrainConfig` by tyro.
+
+Every field of ``TrainConfig`` is a flag of the same name (``num_env_runners`` → ``--num-env-runners``,
+booleans as ``--curriculum/--no-curriculum``), typed by its annotation, with its docstring as the help: a
+setting is declared once, in the dataclass, and the command line follows it. ``--config FILE`` is read
+first and becomes the defaults that the flags override (defaults < ``--config`` file < flags); ``--quick``
+starts from :meth:`TrainConfig.quick` instead of the default run. The resource settings also take JSON
+(``--custom-resources-per-learner '{"learner_node": 0.001}'``), the form Ray's own configs use, besides
+tyro's ``KEY VALUE`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import tyro
+
+from experiments.train.train_config import RENAMED_SETTINGS, ConfigError, TrainConfig, load_config_file
+
+__all__ = ["TrainCommand", "parse_train_command"]
+
+_OLD_FLAGS = {
+    **{f"--{old.replace('_', '-')}": f"--{new.replace('_', '-')}" for old, new in RENAMED_SETTINGS.items()},
+    "--aggregator-actors": "--num-aggregator-actors-per-learner",
+}
+_DICT_FLAGS = ("--custom-resources-per-env-runner", "--custom-resources-per-learner")
+
+
+@dataclass
+class TrainCommand:
+    """Run the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report. Without
+    arguments it is the embedded default run on synthetic videos (under 20 minutes on a 2-core CPU)."""
+
+    settings: Annotated[TrainConfig, tyro.conf.OmitArgPrefixes] = field(default_factory=TrainConfig)
+    config: str | None = None
+    """A JSON or YAML file of settings (keys of TrainConfig); flags override it."""
+    out: str = "runs/train"
+    """The run folder."""
+    resume: bool = False
+    """Continue the stopped run in --out (its config.json must agree with the settings that shape results)."""
+    quick: bool = False
+    """Start from a few-minute run on tiny data (a smoke test) instead of the default run."""
+
+
+def parse_train_command(argv: list[str]) -> TrainCommand:
+    """``tbt train``'s arguments as a :class:`TrainCommand`; ``--help`` prints the help and exits."""
+    argv = _with_json_dicts(argv)
+    for word in argv:
+        flag = word.split("=", 1)[0]
+        if flag in _OLD_FLAGS:
+            raise ConfigError(f"{flag} is now {_OLD_FLAGS[flag]} (RLlib's name); see `tbt train --help`")
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    early.add_argument("--quick", action="store_true")
+    known, _ = early.parse_known_args(argv)
+    base = TrainConfig.quick() if known.quick else TrainConfig()
+    if known.config:
+        base = base.updated(**load_config_file(known.config))
+    return tyro.cli(
+        TrainCommand,
+        args=argv,
+        default=TrainCommand(settings=base, config=known.config, quick=known.quick),
+        prog="tbt train",
+    )
+
+
+def _with_json_dicts(argv: list[str]) -> list[str]:
+    """``argv`` with each JSON object given to a resource flag spelled as tyro's ``KEY VALUE`` words."""
+    words: list[str] = []
+    for index, word in enumerate(argv):
+        if index and argv[index - 1] in _DICT_FLAGS and word.lstrip().startswith("{"):
+            try:
+                mapping = json.loads(word)
+            except json.JSONDecodeError as error:
+                raise ConfigError(f"{argv[index - 1]}: not a JSON object ({error}): {word}") from None
+            words += [str(item) for pair in mapping.items() for item in pair]
+        else:
+            words.append(word)
+    return words
