@@ -45,8 +45,7 @@ def fps_once(factory, sequence) -> float:
     """Frames after the first over the seconds a fresh tracker spent in ``update``."""
     tracker = factory()
     result = track_sequence(tracker, sequence)
-    if hasattr(tracker, "close"):
-        tracker.close()
+    tracker.close()
     return (len(sequence) - 1) / result.times[1:].sum()
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from collections.abc import Sequence as SequenceABC
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -51,6 +51,7 @@ from policies.trackers.teacher_members import TeacherAssistedTracker
 from teachers.one_pass import TrackingResult, track_sequence
 from teachers.registry import tracker_factory
 from teachers.results_store import has_result, write_result
+from teachers.tracker import TrackerFactory
 
 __all__ = [
     "BACKENDS",
@@ -63,7 +64,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-TrackerFactory = Callable[[], object]
 BACKENDS = ("threads", "ray")
 # Recorded for the frames a tracker never got to (it raised in init), so the file still has one line per frame.
 _NO_CHOICE = "none"
@@ -125,8 +125,7 @@ def track_and_record(factory: TrackerFactory, sequence: Sequence) -> tuple[Track
         choices = list(tracker.choices) + [_NO_CHOICE] * (len(sequence) - len(tracker.choices))
         return result, (choices, tracker.member_names)
     finally:
-        if hasattr(tracker, "close"):
-            tracker.close()  # a teacher-assisted tracker's threads or actors
+        tracker.close()  # a teacher-assisted tracker's threads or actors (teachers.tracker.Tracker)
 
 
 def _store(results_root: Path, name: str, sequence: Sequence, result: TrackingResult, record) -> None:

@@ -161,7 +161,7 @@ class SweepSettings:
     """Where Tune keeps the experiment: a local path or a URI (``s3://…``, ``gs://…``); None: ``--out``."""
 
     def base_config(self) -> TrainConfig:
-        return TrainConfig(**self.base)
+        return TrainConfig.from_dict(self.base)
 
     def trial_config(self) -> TrainConfig:
         """A trial's fixed settings: the base with the sweep's budget and validation cadence."""

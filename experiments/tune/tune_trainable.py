@@ -73,7 +73,7 @@ def train_config_of_trial(trial_config: dict[str, Any]) -> TrainConfig:
     unknown = sorted(set(settings) - _TRAIN_CONFIG_FIELDS)
     if unknown:
         raise ConfigError(f"unknown training setting(s) {unknown} in the trial config")
-    return TrainConfig(**settings).validate()
+    return TrainConfig.from_dict(settings).validate()
 
 
 def algorithm_config_for_trial(trial_config: dict[str, Any], validation: bool = True):

@@ -83,7 +83,7 @@ class CheckpointValidationCallback(RLlibCallback):
         super().__init__()
         from experiments.train.train_config import TrainConfig
 
-        self.config = TrainConfig(**settings)
+        self.config = TrainConfig.from_dict(settings)
         self.partner = partner
         self.teacher_results = teacher_results
         self.workers = workers
