@@ -80,10 +80,12 @@ def validator_for_run(
     partner: str | None,
     teacher_results: str | Path | None,
     workers: int = 2,
+    backend: str = "threads",
 ) -> CheckpointValidator:
     """The validator of a run with these settings (``checkpoint_metric`` and the teacher pool), whichever
     driver runs it: ``partner`` is TRAST's teacher, ``teacher_results`` the teachers' stored tracks of
-    ``sequences`` (both unused with the ``"tras"`` metric)."""
+    ``sequences`` (both unused with the ``"tras"`` metric), ``backend`` where its jobs run (threads of
+    this process, or Ray tasks on a joined cluster)."""
     return CheckpointValidator(
         sequences,
         metric=config.checkpoint_metric,
@@ -91,6 +93,7 @@ def validator_for_run(
         pool=config.teachers_list(),
         teacher_results=teacher_results,
         workers=workers,
+        backend=backend,
     )
 
 
