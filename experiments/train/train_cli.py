@@ -26,6 +26,9 @@ _OLD_FLAGS = {
     **{f"--{old.replace('_', '-')}": f"--{new.replace('_', '-')}" for old, new in RENAMED_SETTINGS.items()},
     "--aggregator-actors": "--num-aggregator-actors-per-learner",
 }
+_OLD_FLAG_HINTS = {
+    "--gpus": "; GPUs per learner, and with a learner on a cluster's GPU node add --num-learners 1",
+}
 _DICT_FLAGS = ("--custom-resources-per-env-runner", "--custom-resources-per-learner")
 
 
@@ -51,7 +54,7 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
     for word in argv:
         flag = word.split("=", 1)[0]
         if flag in _OLD_FLAGS:
-            raise ConfigError(f"{flag} is now {_OLD_FLAGS[flag]} (RLlib's name); see `tbt train --help`")
+            raise ConfigError(f"{flag} is now {_OLD_FLAGS[flag]} (RLlib's name){_OLD_FLAG_HINTS.get(flag, '')}")
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
     early.add_argument("--quick", action="store_true")

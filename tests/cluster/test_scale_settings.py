@@ -50,7 +50,7 @@ def test_gpus_for_the_env_runners_are_checked_too(settled_ray_session, tmp_path,
 def test_the_old_gpus_flag_names_its_successor(capsys):
     assert main(["train", "--gpus", "1"]) == 2
     assert _error_line(capsys) == (
-        "error: --gpus is now --num-gpus-per-learner (GPUs per learner, RLlib's name); with a learner on a "
+        "error: --gpus is now --num-gpus-per-learner (RLlib's name); GPUs per learner, and with a learner on a "
         "cluster's GPU node add --num-learners 1"
     )
 
