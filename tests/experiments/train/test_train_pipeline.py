@@ -264,7 +264,7 @@ def test_the_paper_preset_without_imagenet_weights_is_refused(tmp_path, capsys, 
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "paper needs --imagenet-weights" in help_text
+    assert "(ResNet-18; needs --imagenet-weights)" in help_text
     assert "required by --preset paper" in help_text
 
 
@@ -307,6 +307,7 @@ def test_shared_videos_between_two_datasets_are_named():
 
 def test_tbt_train_warns_when_validation_and_test_are_one_dataset(tmp_path, monkeypatch, caplog):
     import cluster.ray_runtime
+    import experiments.train.train_pipeline as train_pipeline
     from experiments.train.train_pipeline import run_training_pipeline
 
     class StopAfterTheVideos(Exception):
@@ -315,7 +316,11 @@ def test_tbt_train_warns_when_validation_and_test_are_one_dataset(tmp_path, monk
     def stop(*args, **kwargs):
         raise StopAfterTheVideos
 
-    monkeypatch.setattr(cluster.ray_runtime, "init_ray", stop)
+    # Ray is not needed up to the videos: no cluster, no GPU check, threads for the evaluations.
+    monkeypatch.setattr(cluster.ray_runtime, "init_ray", lambda *args, **kwargs: None)
+    monkeypatch.setattr(train_pipeline, "check_run_gpus", lambda config: None)
+    monkeypatch.setattr(train_pipeline, "evaluation_backend", lambda: "threads")
+    monkeypatch.setattr(train_pipeline, "run_teachers", stop)
     spec = "synthetic:videos=2,frames=12,seed=7"
     config = TrainConfig.quick(validation_dataset=spec, test_dataset=spec)
     with (
