@@ -54,7 +54,9 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
     for word in argv:
         flag = word.split("=", 1)[0]
         if flag in _OLD_FLAGS:
-            raise ConfigError(f"{flag} is now {_OLD_FLAGS[flag]} (RLlib's name){_OLD_FLAG_HINTS.get(flag, '')}")
+            raise ConfigError(
+                f"{flag} is now {_OLD_FLAGS[flag]} (RLlib's name){_OLD_FLAG_HINTS.get(flag, '')}"
+            )
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
     early.add_argument("--quick", action="store_true")
