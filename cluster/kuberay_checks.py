@@ -6,7 +6,7 @@ strings, custom resources that are not KubeRay's quoted JSON, GPUs asked for wit
 limit, replica ranges upside down, Ray containers that disagree on the auth mode, a RayJob without an
 entrypoint or with a ``runtimeEnvYAML`` that is no mapping.
 
-Usage: ``python -m cluster.kuberay_checks cluster/kuberay/*.yaml``.
+Usage: ``python -m tracking_by_trackers.cluster.kuberay_checks cluster/kuberay/*.yaml``.
 """
 
 from __future__ import annotations
@@ -297,7 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Check each manifest file named on the command line; 0 when all pass, 1 otherwise."""
     paths = list(sys.argv[1:] if argv is None else argv)
     if not paths:
-        print("usage: python -m cluster.kuberay_checks MANIFEST.yaml [...]", file=sys.stderr)
+        print(
+            "usage: python -m tracking_by_trackers.cluster.kuberay_checks MANIFEST.yaml [...]",
+            file=sys.stderr,
+        )
         return 2
     failed = 0
     for path in paths:

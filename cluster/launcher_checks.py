@@ -7,7 +7,7 @@ what neither catches but a launched cluster trips over: a node type whose ``min_
 AWS node type without an ``ImageId``, which Ray fills with its default Deep Learning AMI (Ubuntu 18.04),
 whose NVIDIA driver cannot run the CUDA 13 that torch 2.13's wheels bring.
 
-Usage: ``python -m cluster.launcher_checks cluster/launcher/aws.yaml``.
+Usage: ``python -m tracking_by_trackers.cluster.launcher_checks cluster/launcher/aws.yaml``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Check each config named on the command line; 0 when all pass, 1 otherwise."""
     paths = list(sys.argv[1:] if argv is None else argv)
     if not paths:
-        print("usage: python -m cluster.launcher_checks CONFIG.yaml [...]", file=sys.stderr)
+        print(
+            "usage: python -m tracking_by_trackers.cluster.launcher_checks CONFIG.yaml [...]", file=sys.stderr
+        )
         return 2
     failed = 0
     for path in paths:

@@ -1,7 +1,7 @@
 """``tbt submit``: hand a ``tbt`` command to a running Ray cluster through the Ray Jobs API.
 
 ``tbt submit --address http://<head>:8265 -- train --iterations 100`` ships this checkout with the job
-(:func:`cluster.runtime_env.project_runtime_env`), runs ``tbt train --iterations 100`` as the job's driver
+(:func:`tracking_by_trackers.cluster.runtime_env.project_runtime_env`), runs ``tbt train --iterations 100`` as the job's driver
 on the head node, prints its logs as they come and exits with the job's outcome. It is ``ray job submit``
 with the project's runtime env and exit codes, built on ``ray.job_submission.JobSubmissionClient``.
 
@@ -65,7 +65,13 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     parser.add_argument(
         "--runtime-env",
         metavar="FILE",
-        help="a runtime_env YAML/JSON file to use instead of the project's (see cluster/runtime_env.yaml)",
+        help="a runtime_env YAML/JSON file to use instead of the project's (--print-runtime-env shows it)",
+    )
+    parser.add_argument(
+        "--print-runtime-env",
+        action="store_true",
+        help="print the project's runtime_env as JSON and exit, for Ray's own tools: ray job submit "
+        '--runtime-env-json "$(tbt submit --print-runtime-env)" -- tbt train',
     )
     parser.add_argument(
         "--working-dir",
@@ -126,13 +132,20 @@ def entrypoint_placement(args: argparse.Namespace) -> dict[str, Any]:
 def submit(args: argparse.Namespace) -> int:
     """Run ``tbt <args.tbt_command>`` on the cluster as a Ray job; the module describes the exit codes."""
     try:
+        if args.print_runtime_env:
+            import json
+
+            from tracking_by_trackers.cluster.runtime_env import project_runtime_env
+
+            print(json.dumps(project_runtime_env(working_dir=args.working_dir), indent=2))
+            return _SUCCEEDED
         entrypoint = tbt_entrypoint(args.tbt_command)
         if args.runtime_env:
             runtime_env = load_runtime_env_file(args.runtime_env)
             if args.working_dir:
                 runtime_env["working_dir"] = args.working_dir
         else:
-            from cluster.runtime_env import project_runtime_env
+            from tracking_by_trackers.cluster.runtime_env import project_runtime_env
 
             runtime_env = project_runtime_env(working_dir=args.working_dir)
         return submit_and_follow(

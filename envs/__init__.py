@@ -9,4 +9,4 @@ ENV_ID = "TrackingMDP-v0"
 
 if ENV_ID not in gymnasium.registry:
     # No max_episode_steps: episodes end when their clip ends (see TrackingEnv's "Episode End").
-    gymnasium.register(id=ENV_ID, entry_point="envs.tracking_env:TrackingEnv")
+    gymnasium.register(id=ENV_ID, entry_point="tracking_by_trackers.envs.tracking_env:TrackingEnv")

@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from envs.boxes import is_valid
-from envs.sequence import FrameSource, Sequence
+from tracking_by_trackers.envs.boxes import is_valid
+from tracking_by_trackers.envs.sequence import FrameSource, Sequence
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,9 +130,9 @@ def synthetic_clip_source(
 ) -> SequenceClipSource:
     """The embedded default: clips from procedurally generated videos (no download, no teachers).
 
-    ``config_fields`` are further fields of :class:`envs.synthetic.SyntheticConfig` (``difficulty``, …).
+    ``config_fields`` are further fields of :class:`tracking_by_trackers.envs.synthetic.SyntheticConfig` (``difficulty``, …).
     """
-    from envs.synthetic import SyntheticConfig, generate_dataset
+    from tracking_by_trackers.envs.synthetic import SyntheticConfig, generate_dataset
 
     config = SyntheticConfig(num_frames=num_frames, **config_fields)
     return SequenceClipSource(generate_dataset(num_videos, seed=seed, config=config))

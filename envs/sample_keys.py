@@ -1,7 +1,7 @@
 """The names of what a training sample carries from the env to the learner, and the values both ends share.
 
-A step's data travels env → connectors → RL module → learner. The env (``envs.tracking_env.TrackingEnv``,
-wrapped in the student's ``policies.kdrl.student_env.StudentEnv``) writes it into the step's ``info``; the
+A step's data travels env → connectors → RL module → learner. The env (``tracking_by_trackers.envs.tracking_env.TrackingEnv``,
+wrapped in the student's ``tracking_by_trackers.policies.kdrl.student_env.StudentEnv``) writes it into the step's ``info``; the
 env-to-module connector copies :data:`MODULE_BATCH_COLUMNS` into the batch the module acts on (the σ rule
 needs them before the action is sampled); the learner connector copies :data:`TRAIN_BATCH_COLUMNS` into
 the train batch the loss reads. Every name on that path, and every value that must agree at both ends
@@ -82,7 +82,7 @@ CURRICULUM_LENGTH = "curriculum_length"
 STUDENT_INFO_KEYS = (ROLE, CURRICULUM_LENGTH)
 """The keys ``StudentEnv`` adds to every info of the env it wraps."""
 
-# The values of the ROLE column (their losses and the ablations that set them: policies.kdrl.student_roles).
+# The values of the ROLE column (their losses and the ablations that set them: tracking_by_trackers.policies.kdrl.student_roles).
 ROLE_AUTONOMOUS = 0
 ROLE_DISTIL = 1
 ROLE_DISTIL_GT = 2

@@ -8,10 +8,10 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from envs.boxes import action_between, apply_action, iou, is_valid, reward
-from envs.clip_sources import Clip, ClipSource, synthetic_clip_source
-from envs.crops import DEFAULT_CONTEXT, DEFAULT_CROP_SIZE, crop_state
-from envs.sample_keys import (
+from tracking_by_trackers.envs.boxes import action_between, apply_action, iou, is_valid, reward
+from tracking_by_trackers.envs.clip_sources import Clip, ClipSource, synthetic_clip_source
+from tracking_by_trackers.envs.crops import DEFAULT_CONTEXT, DEFAULT_CROP_SIZE, crop_state
+from tracking_by_trackers.envs.sample_keys import (
     BEST_TEACHER,
     BOX,
     CLIP_LENGTH_OPTION,
@@ -77,7 +77,7 @@ class TrackingEnv(gym.Env):
 
     Every ``reset`` and ``step`` returns an ``info`` about the observation it returns, that is about
     the state the next action will be taken in (RLlib stores infos aligned with observations). Its keys
-    are ``envs.sample_keys.TRACKING_INFO_KEYS`` (and ``TEACHER_BOXES``):
+    are ``tracking_by_trackers.envs.sample_keys.TRACKING_INFO_KEYS`` (and ``TEACHER_BOXES``):
 
     - ``box``: ``b_{t-1}``, the box the crops are centred on (float32 ``(4,)``).
     - ``iou``: ``IoU(b_{t-1}, g_{t-1})``, how well the last step did (1 at reset).
@@ -96,12 +96,12 @@ class TrackingEnv(gym.Env):
 
     ```python
     import gymnasium as gym
-    import envs  # registers the environment
+    import tracking_by_trackers.envs  # registers the environment
 
     env = gym.make("TrackingMDP-v0", clip_source=None, clip_length=32, crop_size=128, context=1.5)
     ```
 
-    - ``clip_source``: a :class:`~envs.clip_sources.ClipSource`; ``None`` builds the embedded default,
+    - ``clip_source``: a :class:`~tracking_by_trackers.envs.clip_sources.ClipSource`; ``None`` builds the embedded default,
       clips of procedurally generated videos.
     - ``clip_length``: frames per clip (an episode has one step fewer).
     - ``crop_size``: S, the side of each crop (128 in the paper).

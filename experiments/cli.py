@@ -18,9 +18,9 @@ the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) n
 TRAS, TRAST or TRASFUST on a video file or an image folder and writes the boxes, an annotated video and
 the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and stores their trajectories
 (resuming a stopped build); ``transfer-set stats`` prints the paper's Table 1 for a stored transfer set. ``train`` runs the whole pipeline
-(``experiments.train.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
-``submit`` hands a tbt command to a Ray cluster (``cluster.submit``); ``tune`` sweeps KD-RL's settings
-with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``experiments.tune.tune_sweep``).
+(``tracking_by_trackers.experiments.train.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
+``submit`` hands a tbt command to a Ray cluster (``tracking_by_trackers.cluster.submit``); ``tune`` sweeps KD-RL's settings
+with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``tracking_by_trackers.experiments.tune.tune_sweep``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 DEFAULT_TRACKERS = "identity,kcf,csrt,mosse,medianflow"
 MANIFEST = "evaluation.json"
@@ -65,9 +65,12 @@ class UsageError(Exception):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from envs.datasets import load_dataset
-    from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
-    from experiments.evaluation.evaluation_report import report_evaluation
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.experiments.evaluation.evaluate import (
+        evaluate_trackers,
+        parse_evaluation_trackers,
+    )
+    from tracking_by_trackers.experiments.evaluation.evaluation_report import report_evaluation
 
     factories, student_trackers = parse_evaluation_trackers(
         args.trackers,
@@ -106,7 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"{len(sequences)} sequences, {frames} frames, ready in {time.perf_counter() - started:.1f} s")
     write_text_atomically(manifest_path, json.dumps(manifest, indent=2))
     if args.backend == "ray":
-        from cluster.ray_runtime import init_ray
+        from tracking_by_trackers.cluster.ray_runtime import init_ray
 
         init_ray(args.address, num_cpus=args.num_cpus)
     started = time.perf_counter()
@@ -116,7 +119,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from experiments.evaluation.evaluation_report import report_evaluation
+    from tracking_by_trackers.experiments.evaluation.evaluation_report import report_evaluation
 
     out = Path(args.dir)
     manifest_path = out / MANIFEST
@@ -145,9 +148,9 @@ def cmd_track(args: argparse.Namespace) -> None:
     import cv2
     import torch
 
-    from experiments.evaluation.track_video import open_frames, parse_box, track_video
-    from policies.trackers.factory import student_tracker_factory
-    from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
+    from tracking_by_trackers.experiments.evaluation.track_video import open_frames, parse_box, track_video
+    from tracking_by_trackers.policies.trackers.factory import student_tracker_factory
+    from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
 
     if args.init is None:
         raise UsageError(
@@ -188,12 +191,12 @@ def cmd_track(args: argparse.Namespace) -> None:
 
 
 def cmd_teachers_run(args: argparse.Namespace) -> None:
-    from cluster.cluster_resources import check_gpu_request
-    from cluster.ray_runtime import init_ray
-    from envs.datasets import load_dataset
-    from teachers.registry import parse_tracker_specs
-    from teachers.teacher_pool import TeacherPool
-    from teachers.transfer_store import TransferSetStore
+    from tracking_by_trackers.cluster.cluster_resources import check_gpu_request
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.teachers.registry import parse_tracker_specs
+    from tracking_by_trackers.teachers.teacher_pool import TeacherPool
+    from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
     factories = parse_tracker_specs(args.teachers, results_root=args.results_root, model_dir=args.model_dir)
     store = TransferSetStore(args.out)
@@ -228,8 +231,8 @@ def cmd_teachers_run(args: argparse.Namespace) -> None:
 
 
 def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips: int | None = None) -> None:
-    from teachers.transfer_set import table1
-    from teachers.transfer_store import TransferSetStore
+    from tracking_by_trackers.teachers.transfer_set import table1
+    from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
     rows = TransferSetStore(root).read_all()
     options = {
@@ -240,16 +243,16 @@ def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips:
 
 
 def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
-    from teachers.transfer_store import TransferSetStore
+    from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
     TransferSetStore(args.dir).read_manifest()  # a clear error when the folder is no transfer set
     _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
 
 
 def train_command_from_args(args: argparse.Namespace):
-    """The :class:`~experiments.train.train_cli.TrainCommand` (settings, ``--out``, ``--resume``) that ``tbt
+    """The :class:`~tracking_by_trackers.experiments.train.train_cli.TrainCommand` (settings, ``--out``, ``--resume``) that ``tbt
     train``'s arguments ask for (defaults < ``--config`` file < flags), unchecked."""
-    from experiments.train.train_cli import parse_train_command
+    from tracking_by_trackers.experiments.train.train_cli import parse_train_command
 
     return parse_train_command(args.train_args)
 
@@ -257,7 +260,7 @@ def train_command_from_args(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from experiments.train.train_pipeline import run_training_pipeline
+    from tracking_by_trackers.experiments.train.train_pipeline import run_training_pipeline
 
     command = train_command_from_args(args)
     # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
@@ -267,7 +270,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from policies.student_export import export_student, load_student
+    from tracking_by_trackers.policies.student_export import export_student, load_student
 
     out = export_student(args.checkpoint, args.out)
     student = load_student(out)
@@ -278,13 +281,13 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from cluster.submit import submit
+    from tracking_by_trackers.cluster.submit import submit
 
     return submit(args)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from experiments.tune.tune_sweep import run_tune
+    from tracking_by_trackers.experiments.tune.tune_sweep import run_tune
 
     return run_tune(args)
 
@@ -331,7 +334,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--backend",
-        choices=_LazyChoices("experiments.evaluation.evaluate:BACKENDS"),
+        choices=_LazyChoices("tracking_by_trackers.experiments.evaluation.evaluate:BACKENDS"),
         metavar="BACKEND",
         default="threads",
         help="%(choices)s: run (tracker, sequence) jobs in threads of this process (default) or as Ray tasks",
@@ -353,7 +356,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     track.add_argument("--init", help="the target's box in the first frame: x,y,w,h (pixels)")
     track.add_argument(
         "--mode",
-        choices=_LazyChoices("policies.trackers.factory:STUDENT_MODES"),
+        choices=_LazyChoices("tracking_by_trackers.policies.trackers.factory:STUDENT_MODES"),
         metavar="MODE",
         default="tras",
         help="the tracker, one of %(choices)s (default: %(default)s)",
@@ -425,7 +428,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_transfer_set_stats)
     train = commands.add_parser(
         "train",
-        add_help=False,  # `tbt train --help` is the help of every setting (experiments.train.train_cli)
+        add_help=False,  # `tbt train --help` is the help of every setting (tracking_by_trackers.experiments.train.train_cli)
         help="the whole pipeline: teachers, transfer set, KD-RL training, evaluation and report "
         "(`tbt train --help` lists every setting)",
     )
@@ -439,7 +442,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", help="run a tbt command on a Ray cluster (Ray Jobs API)")
     if command in (None, "submit"):
-        from cluster.submit import add_submit_arguments
+        from tracking_by_trackers.cluster.submit import add_submit_arguments
 
         add_submit_arguments(submit)
     submit.set_defaults(func=cmd_submit)
@@ -449,7 +452,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="a Ray Tune sweep of KD-RL (ASHA or PBT on tbt train's validation score), resumable with --resume",
     )
     if command in (None, "tune"):
-        from experiments.tune.tune_sweep import add_tune_arguments
+        from tracking_by_trackers.experiments.tune.tune_sweep import add_tune_arguments
 
         add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)

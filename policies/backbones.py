@@ -227,7 +227,7 @@ class SmallConvBackbone(nn.Module):
     """The ``small`` preset: 3×3 conv + group norm + ReLU layers, ~0.1 M parameters.
 
     Group norm, not batch norm: the student's batch norm runs on stored statistics (see
-    ``policies.student_model``), and a backbone trained from scratch has none worth storing: frozen at
+    ``tracking_by_trackers.policies.student_model``), and a backbone trained from scratch has none worth storing: frozen at
     their initial values (mean 0, variance 1) they normalise nothing, activations shrink layer after
     layer under PyTorch's default init, and a student trained that way learned an output that hardly
     depended on its input. Group norm normalises each sample on its own, so

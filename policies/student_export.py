@@ -12,7 +12,7 @@ Files written before ``separate_critic`` existed lack it and load with the paper
 
 :func:`load_student` reads either form (an exported file, or a checkpoint directory: the algorithm's
 root, or the module's own ``learner_group/learner/rl_module/default_policy`` folder) and returns a
-:class:`~policies.student_model.StudentNetwork` in eval mode on the CPU.
+:class:`~tracking_by_trackers.policies.student_model.StudentNetwork` in eval mode on the CPU.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from policies.student_model import StudentNetwork, StudentPreset
+from tracking_by_trackers.policies.student_model import StudentNetwork, StudentPreset
 
 __all__ = [
     "EXPORT_FORMAT",

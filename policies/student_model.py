@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from policies.backbones import ImageNetNormalize, make_backbone
+from tracking_by_trackers.policies.backbones import ImageNetNormalize, make_backbone
 
 __all__ = ["ACTION_SIZE", "PRESETS", "LSTMState", "StudentNetwork", "StudentPreset", "preset"]
 
@@ -46,7 +46,7 @@ class StudentPreset:
     """The sizes that define a student network."""
 
     backbone: str
-    """Backbone name for :func:`policies.backbones.make_backbone` (``"resnet18"`` or ``"small"``)."""
+    """Backbone name for :func:`tracking_by_trackers.policies.backbones.make_backbone` (``"resnet18"`` or ``"small"``)."""
     crop_size: int
     """Side S of the square crops in the observation (must match the env's crop size)."""
     fc_width: int

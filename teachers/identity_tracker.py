@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 
 class IdentityTracker(BaseTracker):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.boxes import is_valid
-from envs.sequence import Sequence
-from teachers.tracker import Tracker, check_tracker
+from tracking_by_trackers.envs.boxes import is_valid
+from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.teachers.tracker import Tracker, check_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def track_sequence(tracker: Tracker, sequence: Sequence) -> TrackingResult:
     bad frame must not cost the whole run. A tracker whose ``prepare`` or ``init`` raises fails every frame.
 
     Raises:
-        TypeError: ``tracker`` does not follow :class:`teachers.tracker.Tracker`.
+        TypeError: ``tracker`` does not follow :class:`tracking_by_trackers.teachers.tracker.Tracker`.
     """
     count = len(sequence)
     boxes = np.full((count, 4), np.nan)

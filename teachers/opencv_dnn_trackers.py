@@ -1,8 +1,8 @@
 """OpenCV's DNN trackers (NanoTrack, VitTrack, DaSiamRPN) as teachers, behind the GOT-10k toolkit's interface.
 
-They behave exactly like the classic ones in :mod:`teachers.opencv_trackers` (RGB in, BGR at OpenCV's
+They behave exactly like the classic ones in :mod:`tracking_by_trackers.teachers.opencv_trackers` (RGB in, BGR at OpenCV's
 edge, integer init rectangle, last good box and ``last_ok = False`` when OpenCV reports failure): the
-:class:`DNNTracker` class is an :class:`~teachers.opencv_trackers.OpenCVTracker` whose cv2 object is built
+:class:`DNNTracker` class is an :class:`~tracking_by_trackers.teachers.opencv_trackers.OpenCVTracker` whose cv2 object is built
 from ONNX model files instead of a factory without arguments.
 
 The model files are not shipped with OpenCV. :func:`make_dnn_tracker` looks them up in a folder by the
@@ -19,7 +19,7 @@ or takes explicit paths:
   ``samples/python/tracker.py``.
 
 Errors, raised when the tracker is made rather than on its first ``init``, because
-:func:`teachers.one_pass.track_sequence` would record a failed ``init`` as a failed sequence and go on:
+:func:`tracking_by_trackers.teachers.one_pass.track_sequence` would record a failed ``init`` as a failed sequence and go on:
 
 - a missing file raises :class:`FileNotFoundError` naming the tracker, every missing file by its full
   expected path, and where to get it;
@@ -37,7 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from teachers.opencv_trackers import OpenCVTracker
+from tracking_by_trackers.teachers.opencv_trackers import OpenCVTracker
 
 
 @dataclass(frozen=True)
@@ -165,10 +165,10 @@ def _unloadable_files(files: Mapping[str, Path]) -> list[str]:
 class DNNTracker(OpenCVTracker):
     """One OpenCV DNN tracker with the GOT-10k toolkit's ``init`` / ``update`` interface.
 
-    Updating, failure handling and ``last_ok`` are :class:`~teachers.opencv_trackers.OpenCVTracker`'s. The
+    Updating, failure handling and ``last_ok`` are :class:`~tracking_by_trackers.teachers.opencv_trackers.OpenCVTracker`'s. The
     models are loaded and run once on a blank image when the tracker is made, so that a bad file fails
     here; each ``init`` loads them afresh, because OpenCV trackers are not re-initialised (see
-    :mod:`teachers.opencv_trackers`).
+    :mod:`tracking_by_trackers.teachers.opencv_trackers`).
 
     Attributes:
         name: The name results are stored under (the kind unless given).

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 
 def _kcf_without_detection_threshold():

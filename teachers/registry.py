@@ -10,7 +10,7 @@ A *spec* names one tracker:
 - the plug-in point, ``<module>:<attribute>``: any importable callable that returns an object with
   ``init``/``update``, e.g. ``my_lab.trackers:make_dimp``. It must be importable on every Ray worker, which
   is what makes it work on a cluster. Its objects are wrapped into the tracker protocol by
-  :class:`~teachers.tracker.PluginTracker`, under the attribute's name (``make_dimp``).
+  :class:`~tracking_by_trackers.teachers.tracker.PluginTracker`, under the attribute's name (``make_dimp``).
 
 Factories are picklable (``functools.partial`` of importable functions), so Ray can ship them to actors.
 """
@@ -21,11 +21,16 @@ import functools
 import importlib
 from pathlib import Path
 
-from teachers.identity_tracker import IdentityTracker
-from teachers.opencv_dnn_trackers import DNN_TRACKER_KINDS, make_dnn_tracker
-from teachers.opencv_trackers import OPENCV_TRACKER_KINDS, make_opencv_tracker
-from teachers.results_teacher import ResultsTeacher
-from teachers.tracker import Tracker, TrackerFactory, check_plugin_class, make_plugin_tracker
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.opencv_dnn_trackers import DNN_TRACKER_KINDS, make_dnn_tracker
+from tracking_by_trackers.teachers.opencv_trackers import OPENCV_TRACKER_KINDS, make_opencv_tracker
+from tracking_by_trackers.teachers.results_teacher import ResultsTeacher
+from tracking_by_trackers.teachers.tracker import (
+    Tracker,
+    TrackerFactory,
+    check_plugin_class,
+    make_plugin_tracker,
+)
 
 RESULTS_PREFIX = "results:"
 
@@ -41,7 +46,7 @@ def tracker_names() -> tuple[str, ...]:
 
 
 def _plugin_factory(spec: str) -> tuple[str, TrackerFactory]:
-    """The plug-in's name and a factory of its objects wrapped as :class:`~teachers.tracker.PluginTracker`."""
+    """The plug-in's name and a factory of its objects wrapped as :class:`~tracking_by_trackers.teachers.tracker.PluginTracker`."""
     module_name, _, attribute = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attribute)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.boxes import is_valid
-from envs.sequence import DatasetError
-from teachers.atomic_io import write_text_atomically
-from teachers.one_pass import TrackingResult
+from tracking_by_trackers.envs.boxes import is_valid
+from tracking_by_trackers.envs.sequence import DatasetError
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.teachers.one_pass import TrackingResult
 
 
 def result_file(root: str | Path, benchmark: str, tracker: str, sequence: str) -> Path:

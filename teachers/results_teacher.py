@@ -1,15 +1,15 @@
 """A teacher that replays a tracker's stored results, so that published trackers (ECO, MDNet, …) can teach.
 
 The results are read from the GOT-10k toolkit's layout, ``<root>/<benchmark>/<tracker>/<sequence>.txt``
-(:mod:`teachers.results_store`). A stored result is a whole video, so the teacher has to know which
-video it is on: it loads it in ``prepare(sequence)``, which :func:`teachers.one_pass.track_sequence`
+(:mod:`tracking_by_trackers.teachers.results_store`). A stored result is a whole video, so the teacher has to know which
+video it is on: it loads it in ``prepare(sequence)``, which :func:`tracking_by_trackers.teachers.one_pass.track_sequence`
 calls before ``init``. Run through that loop, it reproduces the stored boxes exactly from frame 1 on; frame
 0 is the initial box the loop was given, as for every tracker (STRUCK's stored frame 0, for one, is off
 the ground truth by a fraction of a pixel).
 
 Lengths: the stored result must have exactly one row per frame of the sequence; a longer or shorter file
-raises :class:`~envs.sequence.DatasetError` instead of replaying boxes that may belong to other frames. A
-clip made with :meth:`Sequence.slice <envs.sequence.Sequence.slice>` replays its own rows of the whole
+raises :class:`~tracking_by_trackers.envs.sequence.DatasetError` instead of replaying boxes that may belong to other frames. A
+clip made with :meth:`Sequence.slice <tracking_by_trackers.envs.sequence.Sequence.slice>` replays its own rows of the whole
 video's result (``attributes["frame_offset"]`` on), so there the file only has to be long enough.
 """
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.boxes import iou
-from envs.sequence import DatasetError, Sequence
-from teachers.results_store import read_result, result_file
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.teachers.results_store import read_result, result_file
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ResultsTeacher(BaseTracker):
         if self._prepared is None:
             raise RuntimeError(
                 f"results teacher {self.name} replays stored results and needs prepare(sequence) before each "
-                "init to know the video: run it through teachers.one_pass.track_sequence"
+                "init to know the video: run it through tracking_by_trackers.teachers.one_pass.track_sequence"
             )
         # Consumed here, so that a second video cannot silently replay the first one's boxes.
         self._replaying, self._prepared = self._prepared, None

@@ -5,7 +5,7 @@
 - :class:`FailingTeacher`: the ground truth until a chosen frame, then a chosen way of failing (raising,
   NaN or zero-size boxes, low confidence, a failed ``init``, or killing its whole process).
 
-Both need :func:`teachers.one_pass.track_sequence` (or a caller that does the same) to call
+Both need :func:`tracking_by_trackers.teachers.one_pass.track_sequence` (or a caller that does the same) to call
 ``prepare(sequence)`` before ``init``. Frame 0 is the ``init`` frame, the first ``update`` is frame 1, and
 frame ``k`` is frame ``k`` of the sequence given to ``prepare``.
 """
@@ -17,8 +17,8 @@ import os
 
 import numpy as np
 
-from envs.sequence import Sequence
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 FAILURE_MODES: tuple[str, ...] = ("raise", "nan", "zero", "low_confidence", "init", "crash")
 """The ways a :class:`FailingTeacher` can fail."""
@@ -48,7 +48,7 @@ class _GroundTruthTeacher(BaseTracker):
         if self._prepared is None:
             raise RuntimeError(
                 f"scripted teacher {self.name} reads the ground truth and needs prepare(sequence) before "
-                "each init: run it through teachers.one_pass.track_sequence"
+                "each init: run it through tracking_by_trackers.teachers.one_pass.track_sequence"
             )
         # Consumed here, so that a second video cannot silently follow the first one's ground truth.
         self._sequence, self._prepared = self._prepared, None

@@ -12,7 +12,7 @@ than the cluster can hold finishes on the actors that did start.
 Failures, from mildest to worst:
 
 - a frame on which the teacher raises, reports failure, or returns a NaN or zero-size box is recorded as
-  failed (``ok = False``, the last good box kept) by :func:`teachers.one_pass.track_sequence`, and the
+  failed (``ok = False``, the last good box kept) by :func:`tracking_by_trackers.teachers.one_pass.track_sequence`, and the
   run goes on;
 - a video with bad input (a missing or unreadable frame) is skipped with a logged error naming the file,
   and nothing is stored for it, so that a re-run after the data is fixed picks it up;
@@ -34,9 +34,9 @@ import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
 from tqdm import tqdm
 
-from envs.sequence import DatasetError, Sequence
-from teachers.one_pass import TrackingResult, track_sequence
-from teachers.transfer_store import TransferSetStore, trajectory_frame
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.teachers.one_pass import TrackingResult, track_sequence
+from tracking_by_trackers.teachers.transfer_store import TransferSetStore, trajectory_frame
 
 logger = logging.getLogger(__name__)
 

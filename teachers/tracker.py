@@ -1,14 +1,14 @@
 """The contract every tracker follows: the GOT-10k toolkit's ``init(image, box)``, ``update(image) -> box``.
 
 Teachers, the identity baseline, stored results and the student's own trackers (TRAS, TRAST, TRASFUST)
-all go through the same code (:func:`teachers.one_pass.track_sequence`, the teacher runners of
-:mod:`policies.trackers.teacher_runner`, ``tbt track``), so that code relies on one explicit contract
+all go through the same code (:func:`tracking_by_trackers.teachers.one_pass.track_sequence`, the teacher runners of
+:mod:`tracking_by_trackers.policies.trackers.teacher_runner`, ``tbt track``), so that code relies on one explicit contract
 instead of probing each object for what it happens to have:
 
 - :class:`Tracker`: the protocol, its required part (``name``, ``init``, ``update``) and the optional parts
   the code uses (``last_ok``, ``prepare``, ``close``);
 - :class:`BaseTracker`: the defaults of the optional parts, which every built-in tracker inherits;
-- :class:`PluginTracker`: a plug-in's object (``<module>:<callable>`` in :mod:`teachers.registry`, anything
+- :class:`PluginTracker`: a plug-in's object (``<module>:<callable>`` in :mod:`tracking_by_trackers.teachers.registry`, anything
   with ``init``/``update``) wrapped into the protocol;
 - :class:`FusingTracker`: a tracker whose box on each frame is one of its members' boxes and which records
   whose (the student's trackers), for ``tbt track``'s labels and colours.
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from envs.sequence import Sequence
+    from tracking_by_trackers.envs.sequence import Sequence
 
 __all__ = [
     "BaseTracker",
@@ -139,8 +139,8 @@ def check_tracker(tracker: object, role: str) -> Tracker:
     missing = [name for name in _TRACKER_MEMBERS if getattr(tracker, name, None) is None]
     raise TypeError(
         f"the {role} ({type(tracker).__name__}) is not a Tracker: it has no {', '.join(missing)}; "
-        "subclass teachers.tracker.BaseTracker, or name it as a plug-in <module>:<callable> so that "
-        "teachers.registry wraps it"
+        "subclass tracking_by_trackers.teachers.tracker.BaseTracker, or name it as a plug-in <module>:<callable> so that "
+        "tracking_by_trackers.teachers.registry wraps it"
     )
 
 
@@ -175,7 +175,7 @@ class PluginTracker(BaseTracker):
     results and choices are stored under.
 
     Args:
-        name: The name from the plug-in spec (:func:`teachers.registry.tracker_factory`).
+        name: The name from the plug-in spec (:func:`tracking_by_trackers.teachers.registry.tracker_factory`).
         tracker: The object the plug-in returned.
         spec: The plug-in spec (``my_lab.trackers:make_dimp``), for the error; ``name`` when not given.
 

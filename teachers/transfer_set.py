@@ -1,6 +1,6 @@
 """The transfer set: which teacher trajectories training learns from, cut into clips.
 
-The teachers' trajectories come from :class:`~teachers.transfer_store.TransferSetStore` (one row per
+The teachers' trajectories come from :class:`~tracking_by_trackers.teachers.transfer_store.TransferSetStore` (one row per
 ``(dataset, sequence, frame, teacher)``, every frame of a video once). Three steps turn them into episodes,
 as docs/method.md, *The transfer set*, describes after the paper:
 
@@ -37,7 +37,7 @@ A teacher has one trajectory per video, so its two counts agree; the ``"all"`` r
 counts a video kept by several teachers once. The paper's pool row (T_P) counts videos: 4,519 at β = 0.5,
 where its four teachers kept 10,151 trajectories.
 
-:class:`TransferSetClipSource` serves the clips as episodes to :class:`envs.tracking_env.TrackingEnv`: a video
+:class:`TransferSetClipSource` serves the clips as episodes to :class:`tracking_by_trackers.envs.tracking_env.TrackingEnv`: a video
 drawn uniformly, then one of its clips (see there).
 """
 
@@ -51,10 +51,10 @@ from collections.abc import Sequence as SequenceABC
 import numpy as np
 import pandas as pd
 
-from envs.clip_sources import Clip
-from envs.datasets import load_dataset
-from envs.sequence import DatasetError, Sequence
-from teachers.transfer_store import TransferSetStore
+from tracking_by_trackers.envs.clip_sources import Clip
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
 DEFAULT_BETA = 0.5
 DEFAULT_BETAS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -293,7 +293,7 @@ def _teacher_boxes(rows: pd.DataFrame) -> dict[tuple[str, str], dict[str, np.nda
 
 
 class TransferSetClipSource:
-    """A :class:`~envs.clip_sources.ClipSource` that serves the transfer set's clips as episodes.
+    """A :class:`~tracking_by_trackers.envs.clip_sources.ClipSource` that serves the transfer set's clips as episodes.
 
     The clips are cut once, at construction (β filtering, then :func:`cut_clips`). :meth:`sample` draws a
     video uniformly among those with a clip, then one of its clips uniformly (the clips of all its kept
@@ -306,7 +306,7 @@ class TransferSetClipSource:
     frames where it failed (``ok`` False), since the stored box there is a stale copy of its last good one.
 
     Args:
-        rows: Transfer-set rows (all the columns of :data:`teachers.transfer_store.COLUMNS`).
+        rows: Transfer-set rows (all the columns of :data:`tracking_by_trackers.teachers.transfer_store.COLUMNS`).
         sequences: The videos the rows refer to (matched on benchmark and name); others are ignored.
         beta: The β of the filtering, in ``[0, 1)``.
         clip_length: Frames per cut clip.

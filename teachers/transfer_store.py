@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from envs.boxes import iou
-from envs.sequence import DatasetError, Sequence
-from teachers.atomic_io import write_text_atomically
-from teachers.one_pass import TrackingResult
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.teachers.one_pass import TrackingResult
 
 MANIFEST = "transfer_set.json"
 TRAJECTORIES = "trajectories"

@@ -27,7 +27,7 @@ def make_moving_square_sequence(num_frames: int = 40, height: int = 96, width: i
     """A textured square gliding right and down over a noisy background: a cheap, exact test video."""
     import numpy as np
 
-    from envs.sequence import InMemoryFrames, Sequence
+    from tracking_by_trackers.envs.sequence import InMemoryFrames, Sequence
 
     rng = np.random.default_rng(seed)
     background = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
@@ -57,7 +57,7 @@ def ray_session():
     """One local Ray instance for the whole test session (starting Ray costs seconds)."""
     import ray
 
-    from cluster.ray_runtime import init_ray
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
 
     init_ray(num_cpus=2)
     yield ray

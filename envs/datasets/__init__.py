@@ -8,7 +8,7 @@ Pick a reader by name with a spec ``"<reader>:<path>"``::
 
 Every reader takes the benchmark root (all its sequences, sorted by name with digit runs compared as
 numbers, so ``seq2`` comes before ``seq10``) or one sequence folder. It checks that no frame file is
-missing and that annotations and frames line up, and raises :class:`~envs.sequence.DatasetError` naming
+missing and that annotations and frames line up, and raises :class:`~tracking_by_trackers.envs.sequence.DatasetError` naming
 the file (and line) at fault. Frames are read lazily: an unreadable image is reported when it is read.
 
 The registry :data:`READERS` is open: add a reader with :func:`register_reader` (or by assigning to it); the
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from envs.datasets.got10k import read_got10k
-from envs.datasets.image_folder import read_image_folder
-from envs.datasets.lasot import read_lasot
-from envs.datasets.otb import read_otb
-from envs.datasets.synthetic_videos import read_synthetic
-from envs.datasets.uav123 import read_uav123, read_uav123_10fps
-from envs.datasets.video_file import read_video_file
-from envs.datasets.vot import read_vot
-from envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.envs.datasets.got10k import read_got10k
+from tracking_by_trackers.envs.datasets.image_folder import read_image_folder
+from tracking_by_trackers.envs.datasets.lasot import read_lasot
+from tracking_by_trackers.envs.datasets.otb import read_otb
+from tracking_by_trackers.envs.datasets.synthetic_videos import read_synthetic
+from tracking_by_trackers.envs.datasets.uav123 import read_uav123, read_uav123_10fps
+from tracking_by_trackers.envs.datasets.video_file import read_video_file
+from tracking_by_trackers.envs.datasets.vot import read_vot
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
 
 __all__ = ["READERS", "DatasetError", "load_dataset", "register_reader"]
 

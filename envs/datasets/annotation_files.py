@@ -1,6 +1,6 @@
 """Parsing of the text files benchmarks keep their annotations in: box files, per-frame labels and flag rows.
 
-Every parser reports a malformed line as a :class:`~envs.sequence.DatasetError` that names the file and the
+Every parser reports a malformed line as a :class:`~tracking_by_trackers.envs.sequence.DatasetError` that names the file and the
 1-based line number, because numpy's "could not convert string to float" does not say which of a thousand
 files is broken, nor where.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.boxes import polygon_to_xywh
-from envs.sequence import DatasetError
+from tracking_by_trackers.envs.boxes import polygon_to_xywh
+from tracking_by_trackers.envs.sequence import DatasetError
 
 # A comma (with any spaces around it) or a run of whitespace separates two values; ",," leaves an empty
 # value, which is reported instead of silently merged away.

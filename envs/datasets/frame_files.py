@@ -3,7 +3,7 @@
 Benchmarks number their frames (``0001.jpg``, ``00000001.jpg``, ``img_000001.png``). A frame deleted from
 the middle of a folder would otherwise shift every later frame against its box without any error, so the
 numbering is checked for gaps and the first missing file is named. Frames are only listed here; they are
-decoded lazily by :class:`~envs.sequence.ImageFiles`, which names an unreadable file when it is read.
+decoded lazily by :class:`~tracking_by_trackers.envs.sequence.ImageFiles`, which names an unreadable file when it is read.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from envs.sequence import DatasetError
+from tracking_by_trackers.envs.sequence import DatasetError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 

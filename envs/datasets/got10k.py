@@ -3,7 +3,7 @@
 Per-frame labels next to the boxes (train and val splits):
 
 - ``absence.label``: 1 where the target is absent → ``absent``, and the box there becomes NaN (the project's
-  "no target" box; see :mod:`envs.boxes`);
+  "no target" box; see :mod:`tracking_by_trackers.envs.boxes`);
 - ``cover.label``: how much of the target is visible, 0 (fully occluded) to 8 (fully visible) →
   ``attributes["cover"]``, and cover 0 also marks the frame absent (the toolkit scores only cover > 0);
   ``cut_by_image.label`` → ``attributes["cut_by_image"]``;
@@ -23,9 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.datasets.annotation_files import check_row_count, read_boxes, read_flags, read_integers
-from envs.datasets.frame_files import existing_path, list_image_files, natural_key, subfolders
-from envs.sequence import DatasetError, ImageFiles, Sequence
+from tracking_by_trackers.envs.datasets.annotation_files import (
+    check_row_count,
+    read_boxes,
+    read_flags,
+    read_integers,
+)
+from tracking_by_trackers.envs.datasets.frame_files import (
+    existing_path,
+    list_image_files,
+    natural_key,
+    subfolders,
+)
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, Sequence
 
 BENCHMARK = "GOT-10k"
 SPLITS = ("train", "val", "test")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from envs.datasets.annotation_files import initial_or_full_boxes, read_boxes
-from envs.datasets.frame_files import (
+from tracking_by_trackers.envs.datasets.annotation_files import initial_or_full_boxes, read_boxes
+from tracking_by_trackers.envs.datasets.frame_files import (
     IMAGE_EXTENSIONS,
     existing_path,
     is_image_file,
     list_image_files,
     subfolders,
 )
-from envs.sequence import DatasetError, ImageFiles, Sequence
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, Sequence
 
 BENCHMARK = "custom"
 

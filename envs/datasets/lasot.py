@@ -3,7 +3,7 @@
 
 The two flag files hold one comma-separated line of 0/1 values, one per frame. The target is absent where
 either flag is set: ``absent`` is True and the box there becomes NaN (the project's "no target" box; see
-:mod:`envs.boxes`), which is how LaSOT's evaluation leaves those frames out. ``nlp.txt``, the sentence
+:mod:`tracking_by_trackers.envs.boxes`), which is how LaSOT's evaluation leaves those frames out. ``nlp.txt``, the sentence
 describing the target, goes to ``attributes["description"]`` when present.
 """
 
@@ -14,9 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.datasets.annotation_files import check_row_count, read_boxes, read_flags
-from envs.datasets.frame_files import existing_path, list_image_files, natural_key, subfolders
-from envs.sequence import DatasetError, ImageFiles, Sequence
+from tracking_by_trackers.envs.datasets.annotation_files import check_row_count, read_boxes, read_flags
+from tracking_by_trackers.envs.datasets.frame_files import (
+    existing_path,
+    list_image_files,
+    natural_key,
+    subfolders,
+)
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, Sequence
 
 BENCHMARK = "LaSOT"
 

@@ -2,7 +2,7 @@
 
 ``synthetic`` alone gives the default test set; options follow the colon as ``key=value`` pairs, e.g.
 ``synthetic:videos=50,frames=100,difficulty=0.7,seed=1``. ``videos`` and ``seed`` choose the set; every
-other key is a field of :class:`envs.synthetic.SyntheticConfig` (``frames`` is short for ``num_frames``).
+other key is a field of :class:`tracking_by_trackers.envs.synthetic.SyntheticConfig` (``frames`` is short for ``num_frames``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
 
 # 40, not 20: on 20 videos the AO gap between two teachers swung widely from one seed to the next; 40
 # steadies it.
@@ -32,7 +32,7 @@ def _parse_options(options: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4)
 def _generate(options: str) -> tuple[Sequence, ...]:
-    from envs.synthetic import SyntheticConfig, generate_dataset
+    from tracking_by_trackers.envs.synthetic import SyntheticConfig, generate_dataset
 
     fields = {field.name: field.type for field in dataclasses.fields(SyntheticConfig)}
     pairs = _parse_options(options)

@@ -21,15 +21,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.datasets.annotation_files import check_row_count, read_boxes
-from envs.datasets.frame_files import (
+from tracking_by_trackers.envs.datasets.annotation_files import check_row_count, read_boxes
+from tracking_by_trackers.envs.datasets.frame_files import (
     existing_path,
     list_image_files,
     natural_key,
     numbered_frame_paths,
     subfolders,
 )
-from envs.sequence import DatasetError, ImageFiles, Sequence
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, Sequence
 
 # Annotation variant → the data_seq folder its frames are in (UAV20L annotates UAV123's 30 fps videos).
 FRAME_FOLDERS = {"UAV123": "UAV123", "UAV123_10fps": "UAV123_10fps", "UAV20L": "UAV123"}

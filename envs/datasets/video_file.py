@@ -2,7 +2,7 @@
 
 The initial box comes from the ``init_box`` option or from a text file named like the video (``clip.mp4`` →
 ``clip.txt``), which may also hold one box per frame. After an initial box only, the other frames have NaN
-(unknown) boxes but are not absent. Frames are decoded lazily by :class:`~envs.sequence.VideoFileFrames`,
+(unknown) boxes but are not absent. Frames are decoded lazily by :class:`~tracking_by_trackers.envs.sequence.VideoFileFrames`,
 which decodes the file once up front to count them, since container frame counts are often wrong. The
 benchmark is ``"custom"``.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.datasets.annotation_files import initial_or_full_boxes, read_boxes
-from envs.datasets.frame_files import existing_path, natural_key
-from envs.sequence import DatasetError, Sequence, VideoFileFrames
+from tracking_by_trackers.envs.datasets.annotation_files import initial_or_full_boxes, read_boxes
+from tracking_by_trackers.envs.datasets.frame_files import existing_path, natural_key
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence, VideoFileFrames
 
 BENCHMARK = "custom"
 

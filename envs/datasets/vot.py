@@ -12,9 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.datasets.annotation_files import check_row_count, read_boxes
-from envs.datasets.frame_files import existing_path, list_image_files, natural_key, subfolders
-from envs.sequence import DatasetError, ImageFiles, Sequence
+from tracking_by_trackers.envs.datasets.annotation_files import check_row_count, read_boxes
+from tracking_by_trackers.envs.datasets.frame_files import (
+    existing_path,
+    list_image_files,
+    natural_key,
+    subfolders,
+)
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, Sequence
 
 BENCHMARK = "VOT"
 

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, replace
 import cv2
 import numpy as np
 
-from envs.sequence import InMemoryFrames, Sequence
-from envs.synthetic import motion, render, shapes, textures
+from tracking_by_trackers.envs.sequence import InMemoryFrames, Sequence
+from tracking_by_trackers.envs.synthetic import motion, render, shapes, textures
 
 BENCHMARK = "synthetic"
 """The ``benchmark`` of every generated sequence."""

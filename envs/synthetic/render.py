@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from envs.synthetic import shapes
+from tracking_by_trackers.envs.synthetic import shapes
 
 # Transparent border around a sprite's texture, so that warping antialiases its outline.
 _SPRITE_PAD = 2

@@ -1,6 +1,6 @@
 """How the transfer-set clip source spreads its draws over the videos, by how many teachers kept each video.
 
-    python -m experiments.analysis.clip_weighting STORE [--beta 0.5] [--clip-length 32] [--draws 20000]
+    python -m tracking_by_trackers.experiments.analysis.clip_weighting STORE [--beta 0.5] [--clip-length 32] [--draws 20000]
 
 ``STORE`` is a transfer-set folder (``tbt teachers run --out STORE``). The script builds the clip source
 ``tbt train`` builds (``TransferSetClipSource.from_store``), draws ``--draws`` clips as the envs do, and
@@ -18,7 +18,7 @@ import pandas as pd
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    from teachers.transfer_set import TransferSetClipSource
+    from tracking_by_trackers.teachers.transfer_set import TransferSetClipSource
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     clipped = source.clips.drop_duplicates(["dataset", "sequence", "teacher"])
     teachers_per_video = clipped.groupby(["dataset", "sequence"]).size().rename("teachers")
     rng = np.random.default_rng(args.seed)
-    # A clip's name is "<benchmark>/<sequence>[start:stop]" (envs.clip_sources.Clip).
+    # A clip's name is "<benchmark>/<sequence>[start:stop]" (tracking_by_trackers.envs.clip_sources.Clip).
     drawn = pd.Series([source.sample(rng, args.clip_length).name.split("[")[0] for _ in range(args.draws)])
     shares = drawn.value_counts(normalize=True)
     names = [f"{dataset}/{sequence}" for dataset, sequence in teachers_per_video.index]

@@ -1,6 +1,6 @@
 """How well the student's critic ranks candidate boxes by their overlap with the target.
 
-    python -m experiments.analysis.critic_ranking runs/train/report/student.pt [more.pt ...]
+    python -m tracking_by_trackers.experiments.analysis.critic_ranking runs/train/report/student.pt [more.pt ...]
         [--dataset synthetic:videos=10,frames=100,difficulty=0.5,seed=500] [--frames 20] [--boxes 16]
 
 TRAST and TRASFUST hand a frame to whichever member's state the critic values most, and a state is built
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from envs.boxes import clip_to_image, iou, is_valid
+from tracking_by_trackers.envs.boxes import clip_to_image, iou, is_valid
 
 __all__ = ["critic_ranking", "lost_box_preference", "student_values"]
 
@@ -33,10 +33,10 @@ ValueFunction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def student_values(network) -> ValueFunction:
-    """The critic of a :class:`~policies.student_model.StudentNetwork` as a :data:`ValueFunction`."""
+    """The critic of a :class:`~tracking_by_trackers.policies.student_model.StudentNetwork` as a :data:`ValueFunction`."""
     import torch
 
-    from envs.crops import crop_state_pairs
+    from tracking_by_trackers.envs.crops import crop_state_pairs
 
     def values(previous: np.ndarray, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         k = len(boxes)
@@ -95,8 +95,8 @@ def lost_box_preference(values: ValueFunction, sequences: Sequence, frames: int 
 def main() -> None:
     import torch
 
-    from envs.datasets import load_dataset
-    from policies.student_export import load_student
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.policies.student_export import load_student
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

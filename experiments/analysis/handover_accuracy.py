@@ -1,6 +1,6 @@
 """How well TRAST's critic chooses between the student's box and its teacher's, frame by frame.
 
-    python -m experiments.analysis.handover_accuracy runs/train/report/student.pt [more.pt ...]
+    python -m tracking_by_trackers.experiments.analysis.handover_accuracy runs/train/report/student.pt [more.pt ...]
         [--teacher csrt] [--dataset synthetic:videos=10,frames=100,difficulty=0.5,seed=500] [--min-gap 0.1]
 
 TRAST outputs the teacher's box when the critic values the teacher's state above the student's, and both
@@ -32,9 +32,9 @@ import argparse
 
 import numpy as np
 
-from envs.boxes import iou
-from experiments.evaluation.ope_metrics import evaluated_frames
-from policies.trackers.trast import TRAST
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.experiments.evaluation.ope_metrics import evaluated_frames
+from tracking_by_trackers.policies.trackers.trast import TRAST
 
 __all__ = ["RecordingTRAST", "coincident_states", "handover_accuracy", "lost_member_accuracy"]
 
@@ -131,9 +131,9 @@ def coincident_states(evaluations: list[tuple[np.ndarray, np.ndarray]]) -> tuple
 def main() -> None:
     import torch
 
-    from envs.datasets import load_dataset
-    from policies.student_export import load_student
-    from teachers.registry import make_tracker
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.policies.student_export import load_student
+    from tracking_by_trackers.teachers.registry import make_tracker
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -1,6 +1,6 @@
 """Which autonomous steps get a true n-step return, with RLlib's real env runner and learner connector.
 
-    python -m experiments.analysis.return_targets [--fragments 100] [--envs 16] [--t-max 5]
+    python -m tracking_by_trackers.experiments.analysis.return_targets [--fragments 100] [--envs 16] [--t-max 5]
 
 RLlib's env runner fills a fragment of ``t_max × envs`` steps and does not count a reset as a step, so in
 a fragment where some sub-envs reset the others take t_max + 1 steps or more. The learner connector then
@@ -10,7 +10,7 @@ falls into the next row has no return in its row. This script samples fragments 
 run's, runs the learner connector with each ``max_seq_len``, and counts over the autonomous steps:
 
 * ``zero targets``: the steps the learner trained toward a return of 0 before
-  ``policies.kdrl.kdrl_losses.n_step_returns`` reported which steps have a return (it trained every step under
+  ``tracking_by_trackers.policies.kdrl.kdrl_losses.n_step_returns`` reported which steps have a return (it trained every step under
   ``loss_mask`` and took each row's last position as that row's bootstrap state);
 * ``left out``: the steps the learner now leaves out of the actor-critic loss because they have no return;
 * ``positions/step``: batch positions (rows × max_seq_len, what the network runs on) per trained step.
@@ -46,8 +46,8 @@ class _OutOfPhase:
 
 
 def _config(clip_source, envs: int, t_max: int, curriculum: bool, seed: int):
-    from policies.kdrl.kdrl import KDRLConfig
-    from policies.kdrl.student_env import ENV_NAME
+    from tracking_by_trackers.policies.kdrl.kdrl import KDRLConfig
+    from tracking_by_trackers.policies.kdrl.student_env import ENV_NAME
 
     return (
         KDRLConfig()
@@ -62,8 +62,8 @@ def _count(batch, module_id: str) -> dict[str, int]:
     import torch
     from ray.rllib.core.columns import Columns
 
-    from envs.sample_keys import ROLE, ROLE_AUTONOMOUS
-    from policies.kdrl.kdrl_losses import n_step_returns
+    from tracking_by_trackers.envs.sample_keys import ROLE, ROLE_AUTONOMOUS
+    from tracking_by_trackers.policies.kdrl.kdrl_losses import n_step_returns
 
     data = batch[module_id]
     loss_mask = data[Columns.LOSS_MASK].bool()
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     import cv2
     import torch
 
-    from envs.clip_sources import synthetic_clip_source
+    from tracking_by_trackers.envs.clip_sources import synthetic_clip_source
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

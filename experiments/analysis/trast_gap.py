@@ -1,6 +1,6 @@
 """Where TRAST's AO gap to its teacher comes from, read from a run's stored test results.
 
-    python -m experiments.analysis.trast_gap runs/train [runs/other ...]
+    python -m tracking_by_trackers.experiments.analysis.trast_gap runs/train [runs/other ...]
 
 TRAST outputs its teacher's box or the student's, frame by frame, and the teacher is never re-initialised
 on TRAST's output. So on a frame where TRAST output the teacher's box its overlap IS the teacher's, and the
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.boxes import iou
-from experiments.analysis.handover_accuracy import LOST_IOU, ON_TARGET_IOU
-from experiments.evaluation.member_choices import read_choices
-from experiments.evaluation.ope_metrics import evaluated_frames
-from policies.trackers.student_tracker import STUDENT
-from teachers.results_store import read_result
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.experiments.analysis.handover_accuracy import LOST_IOU, ON_TARGET_IOU
+from tracking_by_trackers.experiments.evaluation.member_choices import read_choices
+from tracking_by_trackers.experiments.evaluation.ope_metrics import evaluated_frames
+from tracking_by_trackers.policies.trackers.student_tracker import STUDENT
+from tracking_by_trackers.teachers.results_store import read_result
 
 __all__ = ["GAP_PARTS", "gap_parts"]
 
@@ -80,7 +80,7 @@ def gap_parts(trast_iou: np.ndarray, teacher_iou: np.ndarray, student_output: np
 
 def _run_overlaps(run: Path) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray]:
     """``(TRAST's name, its teacher, TRAST IoU, teacher IoU, student output)`` pooled over a run's test videos."""
-    from envs.datasets import load_dataset
+    from tracking_by_trackers.envs.datasets import load_dataset
 
     config = json.loads((run / "config.json").read_text())
     results = run / "evaluation" / "results"

@@ -2,9 +2,9 @@
 
 Eval mode under ``torch.inference_mode``, batch 1 and 32, input already normalised (float NCHW in
 channels_last, as ImageNetNormalize hands it over). One thread because every Ray worker gets one
-(several busy threads per process oversubscribe a small machine; see ``cluster.ray_runtime``).
+(several busy threads per process oversubscribe a small machine; see ``tracking_by_trackers.cluster.ray_runtime``).
 
-python -m experiments.benchmarks.bench_backbones [--seconds 1.5]
+python -m tracking_by_trackers.experiments.benchmarks.bench_backbones [--seconds 1.5]
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import time
 import pandas as pd
 import torch
 
-from policies.backbones import make_backbone
+from tracking_by_trackers.policies.backbones import make_backbone
 
-# (preset, crop side) as in policies.student_model.PRESETS: the paper's 128×128 for ResNet-18, 64×64 for
+# (preset, crop side) as in tracking_by_trackers.policies.student_model.PRESETS: the paper's 128×128 for ResNet-18, 64×64 for
 # the small CPU preset.
 PRESETS = (("resnet18", 128), ("small", 64))
 BATCHES = (1, 32)

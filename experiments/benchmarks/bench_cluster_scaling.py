@@ -1,10 +1,10 @@
 """KD-RL env steps/s with 1, 2 and 4 env runners on a two-node local Ray cluster, and the scaling efficiency.
 
-    python -m experiments.benchmarks.bench_cluster_scaling [--runners 1,2,4] [--node-cpus 2] [--measure-s 20]
+    python -m tracking_by_trackers.experiments.benchmarks.bench_cluster_scaling [--runners 1,2,4] [--node-cpus 2] [--measure-s 20]
         [--num-learners 0|1]
 
 Starts a head and a worker node on this machine as separate ``ray start`` processes
-(``cluster.local_cluster``), joins them as the driver, runs the teachers once into a transfer set, then for
+(``tracking_by_trackers.cluster.local_cluster``), joins them as the driver, runs the teachers once into a transfer set, then for
 each runner count trains the ``small`` student for a few warm-up iterations and measures for
 ``--measure-s`` seconds. The learner runs in the driver (``--num-learners 0``, ``tbt train``'s default) or
 as a learner actor on the worker node (``--num-learners 1``, as on a cluster: the worker offers
@@ -39,7 +39,7 @@ ROLES = ("head_node", "worker_node")
 
 def _lifetime_steps(result: dict) -> tuple[float, float]:
     """(env steps sampled, env steps trained) since the start of training."""
-    from policies.kdrl.kdrl_metrics import summarize
+    from tracking_by_trackers.policies.kdrl.kdrl_metrics import summarize
 
     trained = result.get("learners", {}).get("__all_modules__", {}).get("num_env_steps_trained_lifetime", 0)
     return summarize(result)["env_steps"], float(trained)
@@ -107,12 +107,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
     import ray
 
-    from cluster.local_cluster import LocalRayCluster, NodeSpec, wait_for_nodes
-    from cluster.ray_runtime import init_ray
-    from envs.datasets import load_dataset
-    from experiments.train.student_training import build_algorithm_config
-    from experiments.train.train_config import TrainConfig
-    from experiments.train.train_pipeline import run_teachers
+    from tracking_by_trackers.cluster.local_cluster import LocalRayCluster, NodeSpec, wait_for_nodes
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.experiments.train.student_training import build_algorithm_config
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.experiments.train.train_pipeline import run_teachers
 
     load_before = os.getloadavg()[0]
     head = NodeSpec(args.node_cpus, {"head_node": 1, "env_runner_node": slots})

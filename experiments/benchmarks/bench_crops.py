@@ -1,6 +1,6 @@
 """Throughput of the state crop ρ (crops/s), single and batched, at two frame and two crop sizes.
 
-python -m experiments.benchmarks.bench_crops [--seconds 1.0]
+python -m tracking_by_trackers.experiments.benchmarks.bench_crops [--seconds 1.0]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from envs.crops import crop_regions
+from tracking_by_trackers.envs.crops import crop_regions
 
 
 def crops_per_second(

@@ -1,6 +1,6 @@
 """Throughput of the tracking MDP (env steps/s) with random actions, on synthetic and real videos.
 
-    python -m experiments.benchmarks.bench_env [--steps 2000] [--crop-sizes 64,128]
+    python -m tracking_by_trackers.experiments.benchmarks.bench_env [--steps 2000] [--crop-sizes 64,128]
 
 Synthetic videos are generated before timing (training pre-generates them too); real sequences are read
 from disk lazily, frame by frame, as training would read them.
@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from envs.clip_sources import SequenceClipSource
-from envs.datasets import load_dataset
-from envs.synthetic import SyntheticConfig, generate_dataset
-from envs.tracking_env import TrackingEnv
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.envs.synthetic import SyntheticConfig, generate_dataset
+from tracking_by_trackers.envs.tracking_env import TrackingEnv
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "otb"
 

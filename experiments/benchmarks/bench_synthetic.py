@@ -22,12 +22,16 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from envs.synthetic import SyntheticConfig, dataset_seeds, generate_sequence
-from experiments.evaluation.ope_metrics import SequenceScores, score_sequence, scores_table
-from experiments.evaluation.report import oracle_boxes
-from teachers.one_pass import track_sequence
-from teachers.opencv_trackers import OPENCV_TRACKER_KINDS
-from teachers.registry import make_tracker
+from tracking_by_trackers.envs.synthetic import SyntheticConfig, dataset_seeds, generate_sequence
+from tracking_by_trackers.experiments.evaluation.ope_metrics import (
+    SequenceScores,
+    score_sequence,
+    scores_table,
+)
+from tracking_by_trackers.experiments.evaluation.report import oracle_boxes
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.opencv_trackers import OPENCV_TRACKER_KINDS
+from tracking_by_trackers.teachers.registry import make_tracker
 
 IDENTITY = "identity"
 ORACLE = "oracle"

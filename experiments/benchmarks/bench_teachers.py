@@ -1,6 +1,6 @@
 """Teacher throughput: the Ray pool with 1 and with 2 actors (same run), and each teacher's FPS at two sizes.
 
-    python -m experiments.benchmarks.bench_teachers [--videos 4] [--frames 100]
+    python -m tracking_by_trackers.experiments.benchmarks.bench_teachers [--videos 4] [--frames 100]
 
 Pool figures are frames/s over all (video, teacher) pairs, from submitting the first job to storing the last
 (actors already started). Per-teacher FPS is frames / time spent in ``update``, in-process, one thread.
@@ -15,12 +15,12 @@ import time
 import cv2
 import pandas as pd
 
-from cluster.ray_runtime import init_ray
-from envs.synthetic import SyntheticConfig, generate_dataset
-from teachers.one_pass import track_sequence
-from teachers.registry import parse_tracker_specs
-from teachers.teacher_pool import TeacherPool
-from teachers.transfer_store import TransferSetStore
+from tracking_by_trackers.cluster.ray_runtime import init_ray
+from tracking_by_trackers.envs.synthetic import SyntheticConfig, generate_dataset
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.registry import parse_tracker_specs
+from tracking_by_trackers.teachers.teacher_pool import TeacherPool
+from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
 
 def pool_frames_per_second(sequences, teachers, num_actors: int) -> float:

@@ -1,6 +1,6 @@
 """Speed of TRAS, TRAST and TRASFUST; teachers beside the student in threads, Ray actors or inline.
 
-    python -m experiments.benchmarks.bench_trackers [--frames 60] [--paper-frames 12] [--repeats 3]
+    python -m tracking_by_trackers.experiments.benchmarks.bench_trackers [--frames 60] [--paper-frames 12] [--repeats 3]
 
 On one synthetic 320×240 video, with untrained students (speed does not depend on the weights):
 
@@ -29,13 +29,13 @@ import time
 import cv2
 import torch
 
-from cluster.ray_runtime import init_ray
-from envs.datasets import load_dataset
-from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
-from policies.student_model import StudentNetwork
-from policies.trackers import student_tracker_factory
-from teachers.one_pass import track_sequence
-from teachers.registry import make_tracker
+from tracking_by_trackers.cluster.ray_runtime import init_ray
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers import student_tracker_factory
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.registry import make_tracker
 
 RUNNERS = ("threads", "ray", "inline")
 TEACHERS = ("kcf", "csrt", "mosse")

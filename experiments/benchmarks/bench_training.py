@@ -1,10 +1,10 @@
 """KD-RL training throughput: env steps/s and learner samples/s per student preset and number of runners.
 
-    python -m experiments.benchmarks.bench_training [--presets small,paper] [--runners 1,2] [--batch 80] [--envs-per-runner 8] [--seconds 60]
+    python -m tracking_by_trackers.experiments.benchmarks.bench_training [--presets small,paper] [--runners 1,2] [--batch 80] [--envs-per-runner 8] [--seconds 60]
 
 Each setting builds the algorithm on synthetic videos with a scripted teacher (the ground truth plus
 1-pixel noise, so no teacher time is measured), trains for ``--seconds`` after two warm-up iterations,
-and prints the mean of ``env_steps_per_s`` and ``learner_samples_per_s`` (``policies.kdrl.kdrl_metrics``)
+and prints the mean of ``env_steps_per_s`` and ``learner_samples_per_s`` (``tracking_by_trackers.policies.kdrl.kdrl_metrics``)
 over the timed iterations. The learner runs in the driver with one torch thread, as in ``tbt train``.
 Learner samples count the bootstrap step RLlib appends to every t_max chunk, so they exceed env steps.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 
 def _clip_source():
-    from envs.clip_sources import SequenceClipSource, synthetic_clip_source
+    from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
 
     base = synthetic_clip_source(num_videos=4, num_frames=64)
     rng = np.random.default_rng(0)
@@ -30,10 +30,10 @@ def _clip_source():
 def measure(
     preset_name: str, runners: int, envs_per_runner: int, batch: int, seconds: float
 ) -> dict[str, float]:
-    from policies.kdrl.kdrl import KDRLConfig
-    from policies.kdrl.kdrl_metrics import summarize
-    from policies.kdrl.student_env import ENV_NAME
-    from policies.student_model import preset
+    from tracking_by_trackers.policies.kdrl.kdrl import KDRLConfig
+    from tracking_by_trackers.policies.kdrl.kdrl_metrics import summarize
+    from tracking_by_trackers.policies.kdrl.student_env import ENV_NAME
+    from tracking_by_trackers.policies.student_model import preset
 
     config = (
         KDRLConfig()
@@ -74,7 +74,7 @@ def measure(
 def main() -> None:
     import torch
 
-    from cluster.ray_runtime import init_ray
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -1,12 +1,12 @@
 """Run trackers over a dataset in one pass and store their results, resumably and in parallel.
 
-Trackers are named by specs: teachers and stored results as in :mod:`teachers.registry` (``kcf``,
-``results:ECO``, …) and the student's trackers as in :mod:`policies.trackers.factory` (``tras``,
+Trackers are named by specs: teachers and stored results as in :mod:`tracking_by_trackers.teachers.registry` (``kcf``,
+``results:ECO``, …) and the student's trackers as in :mod:`tracking_by_trackers.policies.trackers.factory` (``tras``,
 ``trast:csrt``, ``trasfust:kcf+csrt+mosse``), which need the student (an exported file or a checkpoint).
 
 Every (tracker, sequence) pair is one job. Finished jobs are skipped on a re-run, because a result file
 only appears (atomically) once its job is done: a killed evaluation resumes where it stopped. TRAST and
-TRASFUST also store which member they chose on each frame (:mod:`experiments.evaluation.member_choices`), before the
+TRASFUST also store which member they chose on each frame (:mod:`tracking_by_trackers.experiments.evaluation.member_choices`), before the
 box file.
 
 Two backends run the jobs:
@@ -22,7 +22,7 @@ Two backends run the jobs:
   workers are a little faster than threads (separate processes do not share a GIL;
   ``experiments/benchmarks/bench_trackers.py`` compares the two). Ray pays off for long evaluations and on a
   cluster, where the jobs spread over many nodes: ``tbt train`` uses it for its validations and its final
-  evaluation whenever it has joined a cluster (:mod:`experiments.train.train_pipeline`).
+  evaluation whenever it has joined a cluster (:mod:`tracking_by_trackers.experiments.train.train_pipeline`).
 
 :func:`track_jobs` runs jobs on either backend and hands back the results as they finish, for callers
 that score them rather than store them (the checkpoint validation).
@@ -42,16 +42,16 @@ import cv2
 import torch
 from tqdm import tqdm
 
-from envs.sequence import Sequence
-from experiments.evaluation.member_choices import write_choices
-from policies.student_export import load_student
-from policies.student_model import StudentNetwork
-from policies.trackers.factory import is_student_tracker_spec, student_tracker_factory
-from policies.trackers.teacher_members import TeacherAssistedTracker
-from teachers.one_pass import TrackingResult, track_sequence
-from teachers.registry import tracker_factory
-from teachers.results_store import has_result, write_result
-from teachers.tracker import TrackerFactory
+from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.experiments.evaluation.member_choices import write_choices
+from tracking_by_trackers.policies.student_export import load_student
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers.factory import is_student_tracker_spec, student_tracker_factory
+from tracking_by_trackers.policies.trackers.teacher_members import TeacherAssistedTracker
+from tracking_by_trackers.teachers.one_pass import TrackingResult, track_sequence
+from tracking_by_trackers.teachers.registry import tracker_factory
+from tracking_by_trackers.teachers.results_store import has_result, write_result
+from tracking_by_trackers.teachers.tracker import TrackerFactory
 
 __all__ = [
     "BACKENDS",
@@ -125,7 +125,7 @@ def track_and_record(factory: TrackerFactory, sequence: Sequence) -> tuple[Track
         choices = list(tracker.choices) + [_NO_CHOICE] * (len(sequence) - len(tracker.choices))
         return result, (choices, tracker.member_names)
     finally:
-        tracker.close()  # a teacher-assisted tracker's threads or actors (teachers.tracker.Tracker)
+        tracker.close()  # a teacher-assisted tracker's threads or actors (tracking_by_trackers.teachers.tracker.Tracker)
 
 
 def _store(results_root: Path, name: str, sequence: Sequence, result: TrackingResult, record) -> None:
@@ -146,7 +146,7 @@ def one_torch_thread():
 
 
 def _track_on_ray_worker(factory: TrackerFactory, sequence: Sequence):
-    # A Ray worker owns one CPU: one OpenCV and one torch thread (cluster.ray_runtime's rule).
+    # A Ray worker owns one CPU: one OpenCV and one torch thread (tracking_by_trackers.cluster.ray_runtime's rule).
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     return track_and_record(factory, sequence)
@@ -169,7 +169,7 @@ def _run_in_threads(
 def _run_on_ray(jobs, trackers, workers: int) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
     import ray
 
-    from cluster.ray_runtime import init_ray
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
 
     init_ray()  # a no-op when the caller already started or joined Ray
     remote = ray.remote(num_cpus=1)(_track_on_ray_worker)

@@ -1,7 +1,7 @@
 """The report of a one-pass evaluation, rebuilt from its stored results alone (``tbt evaluate``/``report``).
 
 :func:`report_evaluation` reads ``<out>/results`` (the GOT-10k layout written by
-``experiments.evaluation.evaluate``) as the evaluation's manifest describes it, scores every tracker, adds the
+``tracking_by_trackers.experiments.evaluation.evaluate``) as the evaluation's manifest describes it, scores every tracker, adds the
 oracle fusion of the teachers and TRAST/TRASFUST's hand-over shares, writes ``<out>/report`` and prints
 the pooled table.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from envs.datasets import load_dataset
-from experiments.evaluation.member_choices import member_share_table
-from experiments.evaluation.ope_metrics import MEAN_OVER_SEQUENCES, POOL_FRAMES
-from experiments.evaluation.report import (
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.evaluation.member_choices import member_share_table
+from tracking_by_trackers.experiments.evaluation.ope_metrics import MEAN_OVER_SEQUENCES, POOL_FRAMES
+from tracking_by_trackers.experiments.evaluation.report import (
     COLUMN_FPS,
     markdown_table,
     member_share_markdown,
@@ -25,9 +25,9 @@ from experiments.evaluation.report import (
     score_results,
     write_report,
 )
-from policies.trackers.factory import is_student_tracker_spec
-from teachers.identity_tracker import IdentityTracker
-from teachers.registry import RESULTS_PREFIX
+from tracking_by_trackers.policies.trackers.factory import is_student_tracker_spec
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.registry import RESULTS_PREFIX
 
 __all__ = ["pooling_mode", "report_evaluation"]
 

@@ -1,7 +1,7 @@
 """Which member's box a student tracker output on each frame: stored beside its results, summed in reports.
 
 TRAST and TRASFUST record, per frame, whose box they output (``choices`` of
-:class:`~policies.trackers.student_tracker.StudentTracker`): ``"init"`` on frame 0, then ``"student"``
+:class:`~tracking_by_trackers.policies.trackers.student_tracker.StudentTracker`): ``"init"`` on frame 0, then ``"student"``
 or a teacher's name. Evaluation stores them next to the boxes in the GOT-10k layout,
 ``<root>/<benchmark>/<tracker>/<sequence>_choices.txt``: a first line ``# members: student,csrt`` (so a
 member that was never chosen still shows as 0 %), then one name per frame. The file is written BEFORE the
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from envs.sequence import DatasetError, Sequence
-from policies.trackers.student_tracker import INIT_CHOICE, STUDENT
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
+from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 __all__ = [
     "COLUMN_HANDED_TO_TEACHERS",

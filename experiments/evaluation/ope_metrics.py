@@ -10,7 +10,7 @@ Per-frame conventions, the same for every benchmark:
   keeps ``cover > 0`` only); frames whose ground truth has a NaN coordinate are left out, since their truth
   is unknown (the toolkit's UAV123 and LaSOT experiments drop ``isnan(anno)`` rows the same way).
 - **Failures**: a predicted box with a NaN coordinate (a tracker that lost the target) counts as IoU 0 and an
-  infinite centre error, so it fails every threshold; :mod:`envs.boxes` defines these values.
+  infinite centre error, so it fails every threshold; :mod:`tracking_by_trackers.envs.boxes` defines these values.
 - **Thresholds**, as in the toolkit: success counts frames with IoU *strictly greater* than the threshold
   (``np.greater``), precision counts centre errors *less than or equal* to it (``np.less_equal``). Hence
   SR@0.50 does not count an IoU of exactly 0.5, and a tracker identical to the ground truth has a success
@@ -64,7 +64,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from envs.boxes import center_error, iou, normalized_center_error
+from tracking_by_trackers.envs.boxes import center_error, iou, normalized_center_error
 
 # Thresholds of the curves, those of the GOT-10k toolkit (``nbins_iou = 21``, ``nbins_ce = 51``,
 # ``nbins_nce = 51``).

@@ -1,6 +1,6 @@
 """The report stage: scores, tables and plots from stored results, re-runnable without tracking again.
 
-Scores are computed once from the result files (``teachers.results_store``) and the sequences' ground
+Scores are computed once from the result files (``tracking_by_trackers.teachers.results_store``) and the sequences' ground
 truth; tables and plots are made from those scores. The *oracle* row picks, on every frame, the box of the
 member tracker with the highest IoU: the upper bound of any fusion of those trackers.
 
@@ -9,7 +9,7 @@ Speed: a tracker's FPS is the number of tracked frames divided by the seconds sp
 trackers (no times, or the times of a replay, which say nothing about the tracker).
 
 TRAST and TRASFUST add the paper's Fig. 6: the fraction of frames handed to the teachers and each
-member's share (:mod:`experiments.evaluation.member_choices`), as a table and a bar plot.
+member's share (:mod:`tracking_by_trackers.experiments.evaluation.member_choices`), as a table and a bar plot.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from envs.boxes import iou  # noqa: E402
-from envs.sequence import Sequence  # noqa: E402
-from experiments.evaluation.member_choices import COLUMN_HANDED_TO_TEACHERS, COLUMN_TRACKED_FRAMES  # noqa: E402
-from experiments.evaluation.ope_metrics import (  # noqa: E402
+from tracking_by_trackers.envs.boxes import iou  # noqa: E402
+from tracking_by_trackers.envs.sequence import Sequence  # noqa: E402
+from tracking_by_trackers.experiments.evaluation.member_choices import (  # noqa: E402
+    COLUMN_HANDED_TO_TEACHERS,
+    COLUMN_TRACKED_FRAMES,
+)
+from tracking_by_trackers.experiments.evaluation.ope_metrics import (  # noqa: E402
     COLUMN_NUM_SEQUENCES,
     PRECISION_THRESHOLDS_PX,
     SUCCESS_THRESHOLDS,
@@ -39,9 +42,9 @@ from experiments.evaluation.ope_metrics import (  # noqa: E402
     score_sequence,
     scores_table,
 )
-from policies.trackers.student_tracker import STUDENT  # noqa: E402
-from teachers.atomic_io import write_text_atomically  # noqa: E402
-from teachers.results_store import read_result  # noqa: E402
+from tracking_by_trackers.policies.trackers.student_tracker import STUDENT  # noqa: E402
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically  # noqa: E402
+from tracking_by_trackers.teachers.results_store import read_result  # noqa: E402
 
 ORACLE = "oracle"
 COLUMN_FPS = "FPS"
@@ -137,7 +140,7 @@ def per_sequence_scores_table(
 
     Returns:
         A DataFrame indexed by sequence (index name ``"sequence"``) with a ``tracker`` column and the
-        columns of :func:`~experiments.evaluation.ope_metrics.scores_table` (``frames``, not ``sequences``), plus
+        columns of :func:`~tracking_by_trackers.experiments.evaluation.ope_metrics.scores_table` (``frames``, not ``sequences``), plus
         ``FPS`` when ``timings`` are given.
     """
     tables = []
@@ -268,14 +271,14 @@ def write_report(
     Always: ``scores.csv`` / ``scores.md`` (pooled, one row per tracker), ``per_sequence_scores.csv`` /
     ``per_sequence_scores.md`` (every score per sequence and tracker), ``per_sequence_ao.csv`` (AO,
     sequences × trackers) and ``success_plot.png`` / ``precision_plot.png``. With ``member_shares`` (from
-    :func:`experiments.evaluation.member_choices.member_share_table`, not empty): ``teacher_share.csv`` /
+    :func:`tracking_by_trackers.experiments.evaluation.member_choices.member_share_table`, not empty): ``teacher_share.csv`` /
     ``teacher_share.md`` and ``teacher_share.png``.
 
     Args:
         scores: ``{tracker: {sequence: scores}}`` from :func:`score_results`.
         out_dir: The report folder.
-        mode: How to pool sequences (:data:`~experiments.evaluation.ope_metrics.POOL_FRAMES` or
-            :data:`~experiments.evaluation.ope_metrics.MEAN_OVER_SEQUENCES`).
+        mode: How to pool sequences (:data:`~tracking_by_trackers.experiments.evaluation.ope_metrics.POOL_FRAMES` or
+            :data:`~tracking_by_trackers.experiments.evaluation.ope_metrics.MEAN_OVER_SEQUENCES`).
         timings: From :func:`read_timings`; adds an ``FPS`` column (NaN for trackers without timings).
         member_shares: The TRAST / TRASFUST hand-over table.
 

@@ -25,12 +25,18 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from envs.datasets.frame_files import existing_path, list_image_files
-from envs.datasets.video_file import VIDEO_EXTENSIONS
-from envs.sequence import DatasetError, FrameSource, ImageFiles, Sequence, VideoFileFrames
-from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
-from teachers.atomic_io import write_text_atomically
-from teachers.tracker import FusingTracker, Tracker, check_tracker
+from tracking_by_trackers.envs.datasets.frame_files import existing_path, list_image_files
+from tracking_by_trackers.envs.datasets.video_file import VIDEO_EXTENSIONS
+from tracking_by_trackers.envs.sequence import (
+    DatasetError,
+    FrameSource,
+    ImageFiles,
+    Sequence,
+    VideoFileFrames,
+)
+from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.teachers.tracker import FusingTracker, Tracker, check_tracker
 
 __all__ = [
     "ANNOTATED_VIDEO",
@@ -167,8 +173,8 @@ def track_video(
     """Track ``init_box`` through ``frames`` with ``tracker``, writing boxes, video and summary to ``out_dir``.
 
     Args:
-        tracker: A fresh :class:`~teachers.tracker.Tracker`; for a
-            :class:`~teachers.tracker.FusingTracker` (TRAS, TRAST, TRASFUST) each box is labelled with the
+        tracker: A fresh :class:`~tracking_by_trackers.teachers.tracker.Tracker`; for a
+            :class:`~tracking_by_trackers.teachers.tracker.FusingTracker` (TRAS, TRAST, TRASFUST) each box is labelled with the
             member it came from, for any other with ``student``. Closed at the end.
         frames: The frames, RGB uint8.
         init_box: The target's ``[x, y, w, h]`` in frame 0.
@@ -178,7 +184,7 @@ def track_video(
 
     Raises:
         ValueError: ``init_box`` is malformed or lies outside the first frame.
-        TypeError: ``tracker`` does not follow :class:`~teachers.tracker.Tracker`.
+        TypeError: ``tracker`` does not follow :class:`~tracking_by_trackers.teachers.tracker.Tracker`.
     """
     started = time.perf_counter()
     check_tracker(tracker, "tracker given to track_video")

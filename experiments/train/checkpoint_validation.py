@@ -10,10 +10,10 @@ Two metrics (``TrainConfig.checkpoint_metric``):
 
 ``tbt train`` validates its checkpoints with this validator, and a ``tbt tune`` trial validates with the
 same one, built from the same settings by :func:`validator_for_run`
-(:mod:`experiments.tune.validation_callback`); both record :func:`validation_row`, under the same names.
+(:mod:`tracking_by_trackers.experiments.tune.validation_callback`); both record :func:`validation_row`, under the same names.
 
 TRAST and TRASFUST replay the teachers' tracks on the validation videos, stored once before training
-(:class:`~teachers.results_teacher.ResultsTeacher`). Neither tracker ever re-initialises a teacher on its
+(:class:`~tracking_by_trackers.teachers.results_teacher.ResultsTeacher`). Neither tracker ever re-initialises a teacher on its
 output, so a teacher's boxes do not depend on the student and the replay is the same tracker as a live
 one (replayed and live scores agree to within a few thousandths; docs/experiments.md,
 2026-11-21-checkpoint-modes). A validation then costs the student's forward passes only.
@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envs.sequence import Sequence
-from experiments.evaluation.ope_metrics import pool_frames, score_sequence
+from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.experiments.evaluation.ope_metrics import pool_frames, score_sequence
 
 if TYPE_CHECKING:
-    from experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
 
 __all__ = [
     "AO_KEYS",
@@ -111,10 +111,10 @@ class CheckpointValidator:
         partner: TRAST's teacher (``"modes"`` only).
         pool: TRASFUST's teachers (``"modes"`` only).
         teacher_results: The results root (GOT-10k layout) holding every teacher's track of ``sequences``
-            (``"modes"`` only): see :func:`experiments.train.train_pipeline.run_validation_teachers`.
+            (``"modes"`` only): see :func:`tracking_by_trackers.experiments.train.train_pipeline.run_validation_teachers`.
         workers: Tracking jobs run at once in threads (OpenCV and torch release the GIL).
         backend: ``"threads"`` in this process, or ``"ray"``: one Ray task per job, spread over the
-            cluster (:func:`experiments.evaluation.evaluate.track_jobs`).
+            cluster (:func:`tracking_by_trackers.experiments.evaluation.evaluate.track_jobs`).
 
     Raises:
         ValueError: An unknown metric, no videos, or ``"modes"`` without a partner, a pool or a stored track
@@ -132,7 +132,7 @@ class CheckpointValidator:
         workers: int = 2,
         backend: str = "threads",
     ):
-        from experiments.evaluation.evaluate import BACKENDS
+        from tracking_by_trackers.experiments.evaluation.evaluate import BACKENDS
 
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
@@ -149,7 +149,7 @@ class CheckpointValidator:
             raise ValueError("no validation videos to choose checkpoints on")
         if metric == "modes":
             # A missing track would make TRAST silently track without its teacher: fail before training.
-            from teachers.results_store import has_result
+            from tracking_by_trackers.teachers.results_store import has_result
 
             for teacher in dict.fromkeys([partner, *pool]):
                 for sequence in sequences:
@@ -157,7 +157,7 @@ class CheckpointValidator:
                         raise ValueError(
                             f"no stored track of teacher {teacher!r} on {sequence.benchmark}/{sequence.name} "
                             f"under {teacher_results}: run the teachers over the validation videos first "
-                            "(experiments.train.train_pipeline.run_validation_teachers)"
+                            "(tracking_by_trackers.experiments.train.train_pipeline.run_validation_teachers)"
                         )
         self.sequences = list(sequences)
         self.metric = metric
@@ -175,9 +175,9 @@ class CheckpointValidator:
 
     def __call__(self, student) -> ValidationScores:
         """Track every validation video with every tracker of the metric; the pooled AOs and the score."""
-        from experiments.evaluation.evaluate import track_jobs
-        from policies.trackers.factory import student_tracker_factory
-        from policies.trackers.student_tracker import as_network
+        from tracking_by_trackers.experiments.evaluation.evaluate import track_jobs
+        from tracking_by_trackers.policies.trackers.factory import student_tracker_factory
+        from tracking_by_trackers.policies.trackers.student_tracker import as_network
 
         network = as_network(student)  # loaded once, shared by every tracker
         factories = {

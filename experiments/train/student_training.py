@@ -2,18 +2,18 @@
 
 Layout under ``<out>/training/``::
 
-    curves.csv          one row per iteration (policies.kdrl.kdrl_metrics.SUMMARY_KEYS)
+    curves.csv          one row per iteration (tracking_by_trackers.policies.kdrl.kdrl_metrics.SUMMARY_KEYS)
     validation.csv      iteration, the AOs of TRAS, TRAST, TRASFUST on the validation videos, the score
                         that chooses checkpoints, training seconds
     tensorboard/        TensorBoard event files: every iteration's result and validation
-                        (experiments.train.training_loggers; MLflow and W&B too when the config asks)
+                        (tracking_by_trackers.experiments.train.training_loggers; MLflow and W&B too when the config asks)
     state.json          iteration, training seconds, best iteration and score, latest checkpoint
     checkpoints/iter_000040/   KDRL.save_to_path (+ student.pt, its exported student)
 
-The algorithm owns the learning-rate schedule and the budget (``policies.kdrl.lr_schedule``): this loop trains
+The algorithm owns the learning-rate schedule and the budget (``tracking_by_trackers.policies.kdrl.lr_schedule``): this loop trains
 until a result says ``done``. Every ``validate_every`` iterations (and at the end) the algorithm is
 checkpointed, its student exported, and the run's
-:class:`~experiments.train.checkpoint_validation.CheckpointValidator` tracks the validation videos once; the
+:class:`~tracking_by_trackers.experiments.train.checkpoint_validation.CheckpointValidator` tracks the validation videos once; the
 checkpoint with the best score is kept as the best, and only the best and the latest checkpoints stay on
 disk. ``state.json`` is written last, atomically, so a killed run resumes from the latest finished
 checkpoint: the curve rows after it are dropped, and the algorithm, rebuilt from the (possibly extended)
@@ -33,18 +33,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.train.checkpoint_validation import (
+from tracking_by_trackers.experiments.train.checkpoint_validation import (
     SCORE,
     VALIDATION_KEYS,
     CheckpointValidator,
     validation_row,
 )
-from experiments.train.train_config import TrainConfig
-from experiments.train.training_loggers import TrainingLoggers
-from policies.kdrl.kdrl_metrics import SUMMARY_KEYS, summarize
-from policies.kdrl.lr_schedule import TRAINED_SECONDS
-from policies.student_export import export_student
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.experiments.train.train_config import TrainConfig
+from tracking_by_trackers.experiments.train.training_loggers import TrainingLoggers
+from tracking_by_trackers.policies.kdrl.kdrl_metrics import SUMMARY_KEYS, summarize
+from tracking_by_trackers.policies.kdrl.lr_schedule import TRAINED_SECONDS
+from tracking_by_trackers.policies.student_export import export_student
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 __all__ = ["VALIDATION_COLUMNS", "TrainingState", "build_algorithm_config", "train_student"]
 
@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 EXPORTED_STUDENT = "student.pt"
 VALIDATION_COLUMNS = ("iteration", *VALIDATION_KEYS, "train_s")
 """``validation.csv``: ``validation_ao`` is TRAS's AO; ``score`` is what chooses the best checkpoint
-(``experiments.train.checkpoint_validation.VALIDATION_KEYS``, the names a Tune trial reports them under)."""
+(``tracking_by_trackers.experiments.train.checkpoint_validation.VALIDATION_KEYS``, the names a Tune trial reports them under)."""
 
 
 @dataclass
@@ -87,8 +87,8 @@ class TrainingState:
 def gt_clip_source(dataset: str):
     """All videos of ``dataset`` with no teacher at all: the clips of the GT-only ablation (one per
     process)."""
-    from envs.clip_sources import SequenceClipSource
-    from envs.datasets import load_dataset
+    from tracking_by_trackers.envs.clip_sources import SequenceClipSource
+    from tracking_by_trackers.envs.datasets import load_dataset
 
     return SequenceClipSource(load_dataset(dataset))
 
@@ -98,8 +98,8 @@ def transfer_clip_source(
     root: str, beta: float, clip_length: int, clips_per_trajectory: int, seed: int, teachers: tuple[str, ...]
 ):
     """The clips of the transfer set stored under ``root`` (one per process; see
-    :meth:`~teachers.transfer_set.TransferSetClipSource.from_store`)."""
-    from teachers.transfer_set import TransferSetClipSource
+    :meth:`~tracking_by_trackers.teachers.transfer_set.TransferSetClipSource.from_store`)."""
+    from tracking_by_trackers.teachers.transfer_set import TransferSetClipSource
 
     return TransferSetClipSource.from_store(
         root,
@@ -112,15 +112,15 @@ def transfer_clip_source(
 
 
 def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
-    """The :class:`~policies.kdrl.kdrl.KDRLConfig` of a run.
+    """The :class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRLConfig` of a run.
 
     The clip source travels as a ``functools.partial`` that every env calls: it loads the transfer set and
     its videos where the env lives (once per process), so neither the frames nor the boxes are pickled
     into the config (and into every checkpoint).
     """
-    from policies.kdrl.kdrl import KDRLConfig
-    from policies.kdrl.student_env import ENV_NAME
-    from policies.student_model import preset
+    from tracking_by_trackers.policies.kdrl.kdrl import KDRLConfig
+    from tracking_by_trackers.policies.kdrl.student_env import ENV_NAME
+    from tracking_by_trackers.policies.student_model import preset
 
     if config.ablation == "gt_only":
         clip_source = functools.partial(gt_clip_source, config.dataset)
@@ -294,7 +294,7 @@ def _checkpoint_and_validate(
     algo, state: TrainingState, checkpoints: Path, validator: CheckpointValidator, validation_path: Path
 ) -> tuple[set[str], dict[str, float]]:
     """Checkpoint, export, validate, update ``state``; returns the checkpoints no longer needed and the
-    validation's row (``experiments.train.checkpoint_validation.validation_row``)."""
+    validation's row (``tracking_by_trackers.experiments.train.checkpoint_validation.validation_row``)."""
     path = checkpoints / f"iter_{state.iteration:06d}"
     if path.exists():  # left by a run killed between saving and recording it
         shutil.rmtree(path)

@@ -1,4 +1,4 @@
-"""``tbt train``'s flags, derived from :class:`~experiments.train.train_config.TrainConfig` by tyro.
+"""``tbt train``'s flags, derived from :class:`~tracking_by_trackers.experiments.train.train_config.TrainConfig` by tyro.
 
 Every field of ``TrainConfig`` is a flag of the same name (``num_env_runners`` → ``--num-env-runners``,
 booleans as ``--curriculum/--no-curriculum``), typed by its annotation, with its docstring as the help: a
@@ -18,7 +18,12 @@ from typing import Annotated
 
 import tyro
 
-from experiments.train.train_config import RENAMED_SETTINGS, ConfigError, TrainConfig, load_config_file
+from tracking_by_trackers.experiments.train.train_config import (
+    RENAMED_SETTINGS,
+    ConfigError,
+    TrainConfig,
+    load_config_file,
+)
 
 __all__ = ["TrainCommand", "parse_train_command"]
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from experiments.train.checkpoint_validation import CHECKPOINT_METRICS
-from policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
-from policies.kdrl.student_roles import ABLATIONS
+from tracking_by_trackers.experiments.train.checkpoint_validation import CHECKPOINT_METRICS
+from tracking_by_trackers.policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
+from tracking_by_trackers.policies.kdrl.student_roles import ABLATIONS
 
 __all__ = ["REMOVED_SETTINGS", "RENAMED_SETTINGS", "ConfigError", "TrainConfig", "load_config_file"]
 
@@ -57,7 +57,7 @@ holds one at such a value, since that is what the code now always does; any othe
 class TrainConfig:
     """Every setting of a training run (see the module docstring)."""
 
-    # Data: where the videos come from (any reader of ``envs.datasets``).
+    # Data: where the videos come from (any reader of ``tracking_by_trackers.envs.datasets``).
     dataset: str = "synthetic:videos=240,frames=50,difficulty=0.5,seed=1"
     """Training videos, ``<reader>:<path>``: the teachers track them and the transfer set is cut from them
     (short videos keep more of them above β; docs/experiments.md, 2026-11-21-default-120x50)."""
@@ -80,19 +80,19 @@ class TrainConfig:
     """Folder of the ONNX model files of the OpenCV DNN teachers (``nano``, ``vit``, ``dasiamrpn``)."""
     # The student and KD-RL (docs/method.md, *The student network* and *Training*).
     preset: str = "small"
-    """The student, a key of ``policies.student_model.PRESETS``: ``small`` (trains on a CPU), ``paper``
+    """The student, a key of ``tracking_by_trackers.policies.student_model.PRESETS``: ``small`` (trains on a CPU), ``paper``
     (ResNet-18; needs --imagenet-weights) or ``small-separate-critic`` (the critic with its own trunk)."""
     imagenet_weights: str | None = None
     """torchvision's ``resnet18`` state-dict file for the paper preset's backbone, required by --preset paper
     (its batch norm is not trained); read from this path, never downloaded."""
     ablation: str = "kd_rl"
     """Who the students learn from: ``kd_rl`` (the method), or the paper's ablations ``gt_only``, ``kd_gt``,
-    ``kd_only`` (``policies.kdrl.student_roles``)."""
+    ``kd_only`` (``tracking_by_trackers.policies.kdrl.student_roles``)."""
     lr: float = HYPERPARAMETERS["lr"].default
     """RAdam's learning rate at the start of the schedule."""
     final_lr_fraction: float = HYPERPARAMETERS["final_lr_fraction"].default
     """The rate anneals on a cosine from lr to lr × this over the budget, run by the algorithm
-    (``policies.kdrl.lr_schedule``); 1 keeps it constant."""
+    (``tracking_by_trackers.policies.kdrl.lr_schedule``); 1 keeps it constant."""
     t_max: int = HYPERPARAMETERS["t_max"].default
     """Steps per gradient segment (the rollout fragment length) and of the n-step returns."""
     gamma: float = HYPERPARAMETERS["gamma"].default
@@ -102,7 +102,7 @@ class TrainConfig:
     curriculum: bool = HYPERPARAMETERS["curriculum"].default
     """Grow each student's episodes as it beats the teachers (off: the no-curriculum ablation)."""
     curriculum_schedule: dict[str, float] = field(default_factory=dict)
-    """Overrides of the curriculum's parameters (keys of ``policies.kdrl.curriculum.DEFAULT_SCHEDULE``)."""
+    """Overrides of the curriculum's parameters (keys of ``tracking_by_trackers.policies.kdrl.curriculum.DEFAULT_SCHEDULE``)."""
     rl_loss_scale: float = HYPERPARAMETERS["rl_loss_scale"].default
     """The factor on the actor-critic loss L_π + L_v, against the distillation loss's 1."""
     policy_lag_correction: bool = HYPERPARAMETERS["policy_lag_correction"].default
@@ -121,7 +121,7 @@ class TrainConfig:
     """Iterations between validations and checkpoints; the last iteration is always validated."""
     checkpoint_metric: str = "modes"
     """What chooses the best checkpoint: ``modes``, the mean validation AO of TRAS, TRAST and TRASFUST, or
-    ``tras``, TRAS's alone (``experiments.train.checkpoint_validation``)."""
+    ``tras``, TRAS's alone (``tracking_by_trackers.experiments.train.checkpoint_validation``)."""
     # Scale, under RLlib's own names (AlgorithmConfig.env_runners / .learners / .resources); see
     # docs/cluster.md, *Scaling settings*.
     num_env_runners: int = 1
@@ -146,12 +146,12 @@ class TrainConfig:
     """Custom resources each learner actor asks for, e.g. ``{"learner_node": 0.001}``."""
     num_teacher_actors: int | None = None
     """Teacher actors of stage 2; None sizes the pool from the cluster
-    (``experiments.train.train_pipeline.teacher_pool_size``)."""
+    (``tracking_by_trackers.experiments.train.train_pipeline.teacher_pool_size``)."""
     address: str | None = None
     """The Ray cluster to join (``auto``, or host:port); None starts a local instance."""
     seed: int = 0
     """Seeds the algorithm, the students' clip draws and the transfer set's clips."""
-    # Where the metrics go besides curves.csv and TensorBoard (``experiments.train.training_loggers``).
+    # Where the metrics go besides curves.csv and TensorBoard (``tracking_by_trackers.experiments.train.training_loggers``).
     mlflow_tracking_uri: str | None = None
     """Log every iteration to MLflow at this tracking URI through Ray's integration (the mlflow extra)."""
     mlflow_experiment: str = "tracking-by-trackers"
@@ -200,7 +200,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check every setting; raises :class:`ConfigError` naming the first bad one."""
-        from policies.student_model import PRESETS
+        from tracking_by_trackers.policies.student_model import PRESETS
 
         checks = [
             (self.preset in PRESETS, f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}"),
@@ -242,7 +242,7 @@ class TrainConfig:
         problem = check_hyperparameters({name: getattr(self, name) for name in HYPERPARAMETERS})
         if problem:
             raise ConfigError(problem)
-        from experiments.train.training_loggers import check_logger_packages
+        from tracking_by_trackers.experiments.train.training_loggers import check_logger_packages
 
         check_logger_packages(self)
         if self.imagenet_weights is not None and not Path(self.imagenet_weights).is_file():
@@ -250,10 +250,10 @@ class TrainConfig:
         if self.imagenet_weights is None:
             from torch import nn
 
-            from policies.backbones import RESNET18_IMAGENET_URL, make_backbone
-            from policies.student_model import preset
+            from tracking_by_trackers.policies.backbones import RESNET18_IMAGENET_URL, make_backbone
+            from tracking_by_trackers.policies.student_model import preset
 
-            # The student's batch norm runs on stored statistics (policies.student_model): a backbone that
+            # The student's batch norm runs on stored statistics (tracking_by_trackers.policies.student_model): a backbone that
             # has batch norm and starts from scratch would keep its initial ones (mean 0, variance 1).
             backbone = make_backbone(preset(self.preset).backbone)
             if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in backbone.modules()):
@@ -272,7 +272,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def write(self, path: str | os.PathLike) -> None:
-        from teachers.atomic_io import write_text_atomically
+        from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
         write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 

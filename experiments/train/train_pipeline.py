@@ -3,13 +3,13 @@
 Stages (each prints its progress; a stopped run restarts where it stopped with ``--resume``):
 
 1. videos: the training, validation and test datasets (synthetic by default: nothing is downloaded);
-2. teachers: the teacher pool runs as Ray actors over the training videos (``teachers.teacher_pool``);
+2. teachers: the teacher pool runs as Ray actors over the training videos (``tracking_by_trackers.teachers.teacher_pool``);
    finished (video, teacher) trajectories are stored as they end and never run again. With the default
    ``checkpoint_metric`` the pool also tracks the validation videos once, for TRAST and TRASFUST to
-   replay at every validation (``experiments.train.checkpoint_validation``);
-3. transfer set: β filtering and 32-frame clips (``teachers.transfer_set``); Table 1 is printed;
+   replay at every validation (``tracking_by_trackers.experiments.train.checkpoint_validation``);
+3. transfer set: β filtering and 32-frame clips (``tracking_by_trackers.teachers.transfer_set``); Table 1 is printed;
 4. training: KD-RL on Ray with periodic validation that keeps the best checkpoint
-   (``experiments.train.student_training``);
+   (``tracking_by_trackers.experiments.train.student_training``);
 5. evaluation: TRAS, TRAST (with the teacher that tracked the training videos best) and TRASFUST (the
    whole pool) against every teacher, the identity tracker and the oracle on the test videos;
 6. report: ``<out>/report/`` with ``summary.md``, the score tables and plots, the training curves, the
@@ -20,10 +20,10 @@ Layout of ``<out>``: ``config.json``, ``transfer_set/``, ``validation_teachers/`
 
 On a cluster (``--address``, or the driver of a Ray job), every stage uses the cluster, not the head: the
 teacher pool is sized for the cluster (:func:`teacher_pool_size`), and the validation teachers, every
-validation and the final evaluation run as Ray tasks (``experiments.evaluation.evaluate``, backend ``ray``), which an
+validation and the final evaluation run as Ray tasks (``tracking_by_trackers.experiments.evaluation.evaluate``, backend ``ray``), which an
 autoscaling cluster adds nodes for. On the private Ray instance of a laptop they run in threads of the
 driver, which start faster there. GPUs that the cluster does not have and cannot get stop the run before
-stage 2 (:func:`cluster.cluster_resources.check_gpu_request`). ``--out`` must then be storage that every
+stage 2 (:func:`tracking_by_trackers.cluster.cluster_resources.check_gpu_request`). ``--out`` must then be storage that every
 node sees (docs/cluster.md, *Data, weights and outputs on the nodes*): the validation tasks read the
 teachers' stored tracks from it.
 """
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
 
 __all__ = [
     "best_teacher",
@@ -164,9 +164,9 @@ def best_teacher(transfer_rows, teachers: list[str]) -> str:
 
 def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = False) -> Path:
     """Run every stage (see the module docstring); returns the report folder."""
-    from cluster.ray_runtime import init_ray
-    from envs.datasets import load_dataset
-    from teachers.transfer_set import TransferSetClipSource, table1
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.teachers.transfer_set import TransferSetClipSource, table1
 
     out = Path(out).resolve()
     config = config.validate()
@@ -238,8 +238,8 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     started = _stage(
         4, f"training ({config.preset} student, {config.ablation}, {config.train_minutes:g} min budget)"
     )
-    from experiments.train.checkpoint_validation import validator_for_run
-    from experiments.train.student_training import EXPORTED_STUDENT, train_student
+    from tracking_by_trackers.experiments.train.checkpoint_validation import validator_for_run
+    from tracking_by_trackers.experiments.train.student_training import EXPORTED_STUDENT, train_student
 
     validator = validator_for_run(
         config,
@@ -263,7 +263,10 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     shutil.copyfile(Path(state.best_checkpoint) / EXPORTED_STUDENT, student)
 
     started = _stage(5, "evaluation on the test videos")
-    from experiments.train.train_report import evaluate_on_test_set, write_training_report
+    from tracking_by_trackers.experiments.train.train_report import (
+        evaluate_on_test_set,
+        write_training_report,
+    )
 
     specs = _evaluation_specs(config, partner)
     evaluation = evaluate_on_test_set(config, specs, student, out / "evaluation", backend=backend)
@@ -285,9 +288,9 @@ def _evaluation_specs(config: TrainConfig, partner: str) -> list[str]:
 
 def run_teachers(config: TrainConfig, videos, root: Path):
     """Stage 2: the teacher pool over ``videos`` into the transfer-set store at ``root`` (resumable)."""
-    from teachers.registry import parse_tracker_specs
-    from teachers.teacher_pool import TeacherPool
-    from teachers.transfer_store import TransferSetStore
+    from tracking_by_trackers.teachers.registry import parse_tracker_specs
+    from tracking_by_trackers.teachers.teacher_pool import TeacherPool
+    from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
     store = TransferSetStore(root)
     store.write_manifest(config.dataset, config.teachers_list())
@@ -313,8 +316,8 @@ def run_validation_teachers(config: TrainConfig, videos, root: Path, backend: st
     """The teacher pool over the validation videos, stored under ``root`` in the GOT-10k results layout
     (resumable: stored tracks are not run again), in threads or as Ray tasks (``backend``); returns the
     number of tracks run."""
-    from experiments.evaluation.evaluate import evaluate_trackers
-    from teachers.registry import parse_tracker_specs
+    from tracking_by_trackers.experiments.evaluation.evaluate import evaluate_trackers
+    from tracking_by_trackers.teachers.registry import parse_tracker_specs
 
     factories = parse_tracker_specs(
         config.teachers, results_root=config.results_root, model_dir=config.model_dir
@@ -329,9 +332,9 @@ def teacher_pool_size(config: TrainConfig, jobs: int) -> int:
     The env runners count because a cluster that grows on demand (a KubeRay head with no CPUs and worker
     groups from 0) has no CPUs when the run starts: the pool's waiting actors make its autoscaler add the
     nodes that the env runners, which ask for the same custom resources, then train on. Actors that never
-    find room hold no job (``teachers.teacher_pool``).
+    find room hold no job (``tracking_by_trackers.teachers.teacher_pool``).
     """
-    from teachers.teacher_pool import default_pool_size
+    from tracking_by_trackers.teachers.teacher_pool import default_pool_size
 
     if config.num_teacher_actors is not None:
         size = config.num_teacher_actors
@@ -343,7 +346,7 @@ def teacher_pool_size(config: TrainConfig, jobs: int) -> int:
 def evaluation_backend() -> str:
     """``"ray"`` on a cluster this run joined, ``"threads"`` on its private Ray instance (see the module
     docstring)."""
-    from cluster.ray_runtime import joined_cluster
+    from tracking_by_trackers.cluster.ray_runtime import joined_cluster
 
     return "ray" if joined_cluster() else "threads"
 
@@ -354,7 +357,7 @@ def validation_backend(config: TrainConfig, backend: str) -> str:
     would then wait for a CPU until training ends, and the driver's threads run them instead."""
     if backend != "ray":
         return backend
-    from cluster.cluster_resources import cluster_capacity
+    from tracking_by_trackers.cluster.cluster_resources import cluster_capacity
 
     # RLlib gives each env runner 1 CPU, and each learner actor 1 CPU unless it has a GPU.
     busy = config.num_env_runners + (config.num_learners if config.num_gpus_per_learner == 0 else 0)
@@ -363,8 +366,8 @@ def validation_backend(config: TrainConfig, backend: str) -> str:
 
 def check_run_gpus(config: TrainConfig) -> None:
     """Stop the run, with one line, if it asks for GPUs that the cluster has not and cannot get
-    (:func:`cluster.cluster_resources.check_gpu_request`); raises :class:`ConfigError`."""
-    from cluster.cluster_resources import GPURequestError, check_gpu_request
+    (:func:`tracking_by_trackers.cluster.cluster_resources.check_gpu_request`); raises :class:`ConfigError`."""
+    from tracking_by_trackers.cluster.cluster_resources import GPURequestError, check_gpu_request
 
     learners_are_actors = config.num_learners > 0
     try:

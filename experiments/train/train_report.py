@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.evaluation.ope_metrics import COLUMN_AO
-from experiments.train.checkpoint_validation import METRIC_DESCRIPTIONS
-from experiments.train.train_config import TrainConfig
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.experiments.evaluation.ope_metrics import COLUMN_AO
+from tracking_by_trackers.experiments.train.checkpoint_validation import METRIC_DESCRIPTIONS
+from tracking_by_trackers.experiments.train.train_config import TrainConfig
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 __all__ = ["bar_checks", "evaluate_on_test_set", "plot_training_curves", "write_training_report"]
 
@@ -38,14 +38,17 @@ def evaluate_on_test_set(
     config: TrainConfig, specs: list[str], student: Path, eval_dir: Path, backend: str = "threads"
 ) -> pd.DataFrame:
     """One-pass evaluation of ``specs`` on the test videos (resumable), in threads or as Ray tasks
-    (``backend``, see :mod:`experiments.evaluation.evaluate`); returns the pooled score table.
+    (``backend``, see :mod:`tracking_by_trackers.experiments.evaluation.evaluate`); returns the pooled score table.
 
     Results of the student's trackers are dropped when the student changed since they were stored (a
     resumed run that trained further), so a report never mixes two students.
     """
-    from envs.datasets import load_dataset
-    from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
-    from experiments.evaluation.evaluation_report import report_evaluation
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.experiments.evaluation.evaluate import (
+        evaluate_trackers,
+        parse_evaluation_trackers,
+    )
+    from tracking_by_trackers.experiments.evaluation.evaluation_report import report_evaluation
 
     sequences = load_dataset(config.test_dataset)
     factories, student_names = parse_evaluation_trackers(
@@ -165,7 +168,7 @@ def write_training_report(
     timings: dict[str, float],
 ) -> None:
     """Assemble ``report`` (see the module docstring)."""
-    from experiments.evaluation.report import COLUMN_FPS, markdown_table
+    from tracking_by_trackers.experiments.evaluation.report import COLUMN_FPS, markdown_table
 
     for item in (out / "evaluation" / "report").iterdir():
         if item.is_file():

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
 
 __all__ = [
     "TENSORBOARD",
@@ -49,7 +49,7 @@ _NOT_LOGGED = {"config", "pid", "timestamp", "time_total_s", "training_iteration
 
 def check_logger_packages(config: TrainConfig) -> None:
     """Raise ``ConfigError`` naming the extra to install when a logger is asked for without its package."""
-    from experiments.train.train_config import ConfigError
+    from tracking_by_trackers.experiments.train.train_config import ConfigError
 
     for setting, (package, extra) in _LOGGER_PACKAGES.items():
         if getattr(config, setting) is None:

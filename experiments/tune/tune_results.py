@@ -30,10 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.train.checkpoint_validation import SCORE
-from experiments.train.train_config import TrainConfig
-from experiments.tune.tune_trainable import train_config_of_trial
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.experiments.train.checkpoint_validation import SCORE
+from tracking_by_trackers.experiments.train.train_config import TrainConfig
+from tracking_by_trackers.experiments.tune.tune_trainable import train_config_of_trial
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 __all__ = [
     "BestConfiguration",
@@ -237,8 +237,8 @@ def write_sweep_results(
     """Write every file of the module docstring under ``out``; returns the configurations' table and the
     best configuration. ``base`` is the sweep's real-run config with the settings its search space fixes,
     which ``best_config.json`` builds on."""
-    from experiments.evaluation.report import markdown_table
-    from policies.student_export import export_student
+    from tracking_by_trackers.experiments.evaluation.report import markdown_table
+    from tracking_by_trackers.policies.student_export import export_student
 
     out.mkdir(parents=True, exist_ok=True)
     trials = trials_table(grid, swept, max_iterations)

@@ -1,6 +1,6 @@
 """The search space of a KD-RL sweep, written as short strings and turned into Ray Tune domains.
 
-One string per swept :class:`~experiments.train.train_config.TrainConfig` setting::
+One string per swept :class:`~tracking_by_trackers.experiments.train.train_config.TrainConfig` setting::
 
     lr               loguniform:1e-4:3e-3    a distribution (loguniform or uniform:LOW:HIGH), or
                      1e-4,1e-3               a list of choices
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.train.train_config import ConfigError
+from tracking_by_trackers.experiments.train.train_config import ConfigError
 
 __all__ = [
     "DEFAULT_SEARCH_SPACE",

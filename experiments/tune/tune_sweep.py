@@ -8,7 +8,7 @@
 
 A trial is a ``tbt train`` run with the trial's settings and a shortened budget: the algorithm, its
 learning-rate schedule and budget, the validator and its checkpoint metric are those of ``tbt train``
-(``experiments.tune.tune_trainable``); only the budget (``--max-iterations``, or the base config's
+(``tracking_by_trackers.experiments.tune.tune_trainable``); only the budget (``--max-iterations``, or the base config's
 ``train_minutes`` if that runs out first) and the validation cadence (``--validate-every``) are the
 sweep's own.
 
@@ -29,13 +29,13 @@ Steps:
 3. ``<out>/results.{csv,md}`` (configurations ranked by their mean score over seeds, with its spread),
    ``trials.csv``, ``score_vs_settings.png``, ``best_config.json`` (the base config with the best
    configuration's settings and the base's own budget and validation cadence: ``tbt train --config``
-   runs it as it is), ``best.json`` and ``best_student.pt`` (``experiments.tune.tune_results``).
+   runs it as it is), ``best.json`` and ``best_student.pt`` (``tracking_by_trackers.experiments.tune.tune_results``).
 
 Tune's own files (its experiment state, the trials' results, TensorBoard files and checkpoints) are
 under ``--storage-path`` (a local path or a URI such as ``s3://bucket/sweeps`` or ``gs://…``, resolved
 by pyarrow's filesystems as Tune resolves it), in ``<storage>/sweep``; by default ``<out>/sweep``. MLflow
 and W&B log the trials too with ``--mlflow-tracking-uri`` / ``--wandb-project``
-(``experiments.train.training_loggers``).
+(``tracking_by_trackers.experiments.train.training_loggers``).
 
 An interrupted sweep (killed driver, Ctrl-C, lost node) continues with ``--resume``: ``Tuner.restore``
 restarts the unfinished and failed trials from their latest checkpoints with the settings stored in
@@ -55,10 +55,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.train.checkpoint_validation import METRIC_DESCRIPTIONS, SCORE
-from experiments.train.train_config import ConfigError, TrainConfig, load_config_file
-from experiments.train.training_loggers import add_logger_arguments, tune_logger_callbacks
-from experiments.tune.tune_search_space import (
+from tracking_by_trackers.experiments.train.checkpoint_validation import METRIC_DESCRIPTIONS, SCORE
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig, load_config_file
+from tracking_by_trackers.experiments.train.training_loggers import (
+    add_logger_arguments,
+    tune_logger_callbacks,
+)
+from tracking_by_trackers.experiments.tune.tune_search_space import (
     DEFAULT_SEARCH_SPACE,
     parse_values,
     search_space,
@@ -66,14 +69,14 @@ from experiments.tune.tune_search_space import (
     teacher_pools,
     teachers_union,
 )
-from experiments.tune.tune_trainable import (
+from tracking_by_trackers.experiments.tune.tune_trainable import (
     PARTNERS_KEY,
     PLACEMENT_STRATEGY_KEY,
     TRANSFER_SET_ROOT_KEY,
     VALIDATION_TEACHERS_KEY,
     SweepKDRL,
 )
-from teachers.atomic_io import write_text_atomically
+from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
 __all__ = [
     "SCHEDULERS",
@@ -138,7 +141,7 @@ class SweepSettings:
     """The training settings every trial shares, and the budget and validation cadence of the real run
     that ``best_config.json`` describes (a :class:`TrainConfig` as a dict)."""
     space: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SEARCH_SPACE))
-    """Swept setting → its spec string (``experiments.tune.tune_search_space``)."""
+    """Swept setting → its spec string (``tracking_by_trackers.experiments.tune.tune_search_space``)."""
     num_samples: int = 8
     max_iterations: int = 100
     """A trial's iteration budget: its learning rate anneals over it (or over the base's
@@ -287,9 +290,13 @@ def prepare_sweep_data(settings: SweepSettings, out: Path) -> dict[str, Any]:
     """
     import pandas as pd
 
-    from envs.datasets import load_dataset
-    from experiments.train.train_pipeline import best_teacher, run_teachers, run_validation_teachers
-    from teachers.transfer_set import TransferSetClipSource
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.experiments.train.train_pipeline import (
+        best_teacher,
+        run_teachers,
+        run_validation_teachers,
+    )
+    from tracking_by_trackers.teachers.transfer_set import TransferSetClipSource
 
     base = settings.base_config()
     pools = teacher_pools(settings.space, base.teachers)
@@ -458,7 +465,7 @@ def run_sweep(
     """
     from ray import tune
 
-    from experiments.tune.tune_results import write_sweep_results
+    from tracking_by_trackers.experiments.tune.tune_results import write_sweep_results
 
     out = Path(out).resolve()
     settings_path = out / SETTINGS_FILE
@@ -629,8 +636,8 @@ def run_tune(args: argparse.Namespace) -> int:
     import ray
     from ray.tune import TuneError
 
-    from cluster.ray_runtime import init_ray
-    from experiments.tune.tune_results import BEST_CONFIG, PLOT, RESULTS_MD, NoBestTrial
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.experiments.tune.tune_results import BEST_CONFIG, PLOT, RESULTS_MD, NoBestTrial
 
     try:
         settings = settings_from_args(args)

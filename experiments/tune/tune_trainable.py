@@ -1,15 +1,15 @@
 """The Ray Tune trainable of a KD-RL sweep: the KDRL algorithm, configured from a trial's training settings.
 
-Tune samples a trial's config from a flat dict whose keys are :class:`~experiments.train.train_config.TrainConfig`
+Tune samples a trial's config from a flat dict whose keys are :class:`~tracking_by_trackers.experiments.train.train_config.TrainConfig`
 fields (``lr``, ``beta``, ``teachers``, ``curriculum``, ``seed``, …) plus the sweep's keys below (where
 the transfer set and the teachers' validation tracks are, and TRAST's partner teacher of each pool).
 Several of those settings cannot be RLlib config values that Tune samples directly: β, the teacher pool
 and the clip settings live inside the clip source (a ``functools.partial`` in ``env_config`` that Tune
 cannot look into), and ``t_max`` also sets the module's ``max_seq_len``. So :class:`SweepKDRL` turns the
-sampled settings into a complete ``KDRLConfig`` with the same :func:`~experiments.train.student_training.
+sampled settings into a complete ``KDRLConfig`` with the same :func:`~tracking_by_trackers.experiments.train.student_training.
 build_algorithm_config` that ``tbt train`` uses (the learning-rate schedule and the budget included: they
 are the algorithm's), adds the validation that ``tbt train`` runs
-(:class:`~experiments.tune.validation_callback.CheckpointValidationCallback`), and is otherwise RLlib's own
+(:class:`~tracking_by_trackers.experiments.tune.validation_callback.CheckpointValidationCallback`), and is otherwise RLlib's own
 algorithm: Tune trains it (``train()``, until a result says ``done``), checkpoints it
 (``save_checkpoint``), restores it (ASHA's resumes, PBT's exploits), and sizes each trial's placement group
 from the algorithm config (``default_resource_request``), GPUs included.
@@ -22,12 +22,19 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from experiments.train.checkpoint_validation import SCORE, VALIDATION_KEYS
-from experiments.train.train_config import ConfigError, TrainConfig
-from experiments.tune.validation_callback import VALIDATION_ITERATION, CheckpointValidationCallback
-from policies.kdrl.kdrl import KDRL
-from policies.kdrl.kdrl_metrics import ENV_STEPS_PER_S, LEARNER_SAMPLES_PER_S, KDRLMetricsCallback
-from policies.kdrl.lr_schedule import BUDGET_PROGRESS
+from tracking_by_trackers.experiments.train.checkpoint_validation import SCORE, VALIDATION_KEYS
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.tune.validation_callback import (
+    VALIDATION_ITERATION,
+    CheckpointValidationCallback,
+)
+from tracking_by_trackers.policies.kdrl.kdrl import KDRL
+from tracking_by_trackers.policies.kdrl.kdrl_metrics import (
+    ENV_STEPS_PER_S,
+    LEARNER_SAMPLES_PER_S,
+    KDRLMetricsCallback,
+)
+from tracking_by_trackers.policies.kdrl.lr_schedule import BUDGET_PROGRESS
 
 __all__ = [
     "PARTNERS_KEY",
@@ -79,7 +86,7 @@ def train_config_of_trial(trial_config: dict[str, Any]) -> TrainConfig:
 def algorithm_config_for_trial(trial_config: dict[str, Any], validation: bool = True):
     """The ``KDRLConfig`` of one trial: ``tbt train``'s algorithm config plus ``tbt train``'s validation
     (left out with ``validation=False``: what a trial's resources are sized from)."""
-    from experiments.train.student_training import build_algorithm_config
+    from tracking_by_trackers.experiments.train.student_training import build_algorithm_config
 
     if TRANSFER_SET_ROOT_KEY not in trial_config:
         raise ConfigError(

@@ -2,11 +2,11 @@
 
 :class:`CheckpointValidationCallback` runs on the trial's driver. After an iteration it takes the
 student's weights from the learner (``algorithm.learner_group.get_weights()``: the local env runner's
-copy lags behind), loads them into a :class:`~policies.student_model.StudentNetwork`, and validates it
+copy lags behind), loads them into a :class:`~tracking_by_trackers.policies.student_model.StudentNetwork`, and validates it
 with the validator ``tbt train`` builds from the same settings
-(:func:`~experiments.train.checkpoint_validation.validator_for_run`: ``TrainConfig.checkpoint_metric``, TRAST's
+(:func:`~tracking_by_trackers.experiments.train.checkpoint_validation.validator_for_run`: ``TrainConfig.checkpoint_metric``, TRAST's
 partner teacher, the pool, the teachers' stored tracks of the validation videos). It writes
-:func:`~experiments.train.checkpoint_validation.validation_row` into the result: each tracker's AO and the
+:func:`~tracking_by_trackers.experiments.train.checkpoint_validation.validation_row` into the result: each tracker's AO and the
 ``score`` that Tune's schedulers and checkpoint ranking compare, under the names of ``validation.csv``.
 
 It validates on the first iteration it sees (so the metrics exist from the start, also after a restore
@@ -24,7 +24,11 @@ from pathlib import Path
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from experiments.train.checkpoint_validation import SCORE, VALIDATION_KEYS, validation_row
+from tracking_by_trackers.experiments.train.checkpoint_validation import (
+    SCORE,
+    VALIDATION_KEYS,
+    validation_row,
+)
 
 __all__ = ["VALIDATION_ITERATION", "CheckpointValidationCallback", "student_from_learner"]
 
@@ -37,11 +41,11 @@ _NETWORK_PREFIX = "net."
 
 
 def student_from_learner(algorithm):
-    """The learner's current student as a CPU :class:`~policies.student_model.StudentNetwork` in eval mode."""
+    """The learner's current student as a CPU :class:`~tracking_by_trackers.policies.student_model.StudentNetwork` in eval mode."""
     import torch
 
-    from policies.kdrl.torch.student_torch_rl_module import student_config
-    from policies.student_model import StudentNetwork
+    from tracking_by_trackers.policies.kdrl.torch.student_torch_rl_module import student_config
+    from tracking_by_trackers.policies.student_model import StudentNetwork
 
     state = algorithm.learner_group.get_weights()[_MODULE_ID]
     network_state = {
@@ -81,7 +85,7 @@ class CheckpointValidationCallback(RLlibCallback):
         workers: int = 1,
     ):
         super().__init__()
-        from experiments.train.train_config import TrainConfig
+        from tracking_by_trackers.experiments.train.train_config import TrainConfig
 
         self.config = TrainConfig.from_dict(settings)
         self.partner = partner
@@ -95,8 +99,8 @@ class CheckpointValidationCallback(RLlibCallback):
         """The run's validator (built once, on the driver: env runners create the callback too but never
         validate)."""
         if self._validator is None:
-            from envs.datasets import load_dataset
-            from experiments.train.checkpoint_validation import validator_for_run
+            from tracking_by_trackers.envs.datasets import load_dataset
+            from tracking_by_trackers.experiments.train.checkpoint_validation import validator_for_run
 
             self._validator = validator_for_run(
                 self.config,

@@ -2,18 +2,18 @@
 
 * :class:`AddGTActionToModuleBatch` (env-to-module): puts the ground-truth action ``info["gt_action"]``
   and the student's ``info["role"]`` of the latest observation into the batch
-  (``envs.sample_keys.MODULE_BATCH_COLUMNS``) before the module acts, so that the module's σ
+  (``tracking_by_trackers.envs.sample_keys.MODULE_BATCH_COLUMNS``) before the module acts, so that the module's σ
   (|μ − a_gt| for autonomous students, its floor for distilling ones) is computed on the env runner
   exactly as in the learner (a module-to-env piece runs too late, after the action has been sampled).
   It is prepended to the default pipeline, so the default ``AddTimeDimToBatchAndZeroPad`` gives the
   columns their time rank (``(B, 1, 4)`` and ``(B, 1)``).
 * :class:`AddKDRLColumnsToTrainBatch` (learner): copies ``gt_action``, ``teacher_action``,
   ``teacher_reward`` and ``role`` from the episodes' infos into train-batch columns
-  (``envs.sample_keys.TRAIN_BATCH_COLUMNS``). It must run right after ``AddOneTsToEpisodesAndTruncate``
+  (``tracking_by_trackers.envs.sample_keys.TRAIN_BATCH_COLUMNS``). It must run right after ``AddOneTsToEpisodesAndTruncate``
   (so that it sees the appended bootstrap step and its columns have one item per loss-mask item) and
   before ``AddTimeDimToBatchAndZeroPad`` (which then splits and zero-pads them like every other column).
 
-Roles and the env that sets them are in ``policies.kdrl.student_roles`` and ``policies.kdrl.student_env``.
+Roles and the env that sets them are in ``tracking_by_trackers.policies.kdrl.student_roles`` and ``tracking_by_trackers.policies.kdrl.student_env``.
 Infos are aligned with observations (``TrackingEnv``): the info at position ``t`` describes the state
 ``s_t`` the action ``a_t`` is taken in, so ``teacher_reward[t]`` is compared with ``rewards[t]``.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.utils.annotations import override
 
-from envs.sample_keys import MODULE_BATCH_COLUMNS, TRAIN_BATCH_COLUMNS
+from tracking_by_trackers.envs.sample_keys import MODULE_BATCH_COLUMNS, TRAIN_BATCH_COLUMNS
 
 __all__ = ["AddGTActionToModuleBatch", "AddKDRLColumnsToTrainBatch"]
 

@@ -2,23 +2,23 @@
 
 Base: IMPALA (docs/rllib.md, *Why IMPALA*): its asynchronous env runners, background learner
 and pull-based weight sync are the modern form of the paper's A3C students; V-trace lives only in
-``IMPALATorchLearner.compute_loss_for_module``, which :class:`~policies.kdrl.torch.kdrl_torch_learner.
+``IMPALATorchLearner.compute_loss_for_module``, which :class:`~tracking_by_trackers.policies.kdrl.torch.kdrl_torch_learner.
 KDRLTorchLearner` replaces. ``vtrace`` stays True because IMPALA's ``validate()`` refuses False; it is
 unused.
 
 Pieces:
 
-* env: :data:`~policies.kdrl.student_env.ENV_NAME` (registered here) builds a ``StudentEnv``: a
+* env: :data:`~tracking_by_trackers.policies.kdrl.student_env.ENV_NAME` (registered here) builds a ``StudentEnv``: a
   ``TrackingEnv`` whose infos carry the student's role (from the runner's ``worker_index`` and the
-  ablation, ``policies.kdrl.student_roles``) and whose clip length follows the student's curriculum
-  (``policies.kdrl.curriculum``);
+  ablation, ``tracking_by_trackers.policies.kdrl.student_roles``) and whose clip length follows the student's curriculum
+  (``tracking_by_trackers.policies.kdrl.curriculum``);
 * env-to-module: ``AddGTActionToModuleBatch`` prepended, so autonomous students sample from
   N(μ, |μ − a_gt|) and distilling ones act with μ;
 * learner connector: ``AddKDRLColumnsToTrainBatch`` inserted right after
   ``AddOneTsToEpisodesAndTruncate``;
 * learner: ``KDRLTorchLearner`` (per-role losses, RAdam);
 * callbacks: ``KDRLMetricsCallback`` (students' mean IoU and reward, curriculum length, throughput);
-* the learning-rate schedule and the training budget (``policies.kdrl.lr_schedule``): :class:`KDRL` anneals
+* the learning-rate schedule and the training budget (``tracking_by_trackers.policies.kdrl.lr_schedule``): :class:`KDRL` anneals
   the learners' rate after every iteration and reports ``done`` once the budget is spent, so every driver
   that builds the algorithm from its config trains on the same curve.
 
@@ -39,19 +39,23 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.annotations import override
 from ray.tune.registry import register_env
 
-from policies.kdrl.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
-from policies.kdrl.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
-from policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
-from policies.kdrl.kdrl_metrics import KDRLMetricsCallback
-from policies.kdrl.lr_schedule import BUDGET_PROGRESS, TRAINED_SECONDS, CosineBudgetSchedule
-from policies.kdrl.student_env import (
+from tracking_by_trackers.policies.kdrl.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
+from tracking_by_trackers.policies.kdrl.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
+from tracking_by_trackers.policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS, check_hyperparameters
+from tracking_by_trackers.policies.kdrl.kdrl_metrics import KDRLMetricsCallback
+from tracking_by_trackers.policies.kdrl.lr_schedule import (
+    BUDGET_PROGRESS,
+    TRAINED_SECONDS,
+    CosineBudgetSchedule,
+)
+from tracking_by_trackers.policies.kdrl.student_env import (
     ABLATION_KEY,
     CURRICULUM_KEY,
     DISTIL_FRACTION_KEY,
     ENV_NAME,
     make_kdrl_env,
 )
-from policies.kdrl.student_roles import ABLATIONS
+from tracking_by_trackers.policies.kdrl.student_roles import ABLATIONS
 
 __all__ = ["ABLATIONS", "KDRL", "KDRLConfig", "max_seq_len_for"]
 
@@ -67,13 +71,13 @@ def max_seq_len_for(t_max: int) -> int:
     outgrows that only when some sub-env resets twice within t_max + 1 vector steps, that is on episodes
     shorter than t_max steps (the curriculum's first clips are 3 steps long); RLlib then splits it over two
     rows, and the learner leaves out the one step whose next state lies in the next row
-    (:func:`policies.kdrl.kdrl_losses.n_step_returns`) instead of training it toward 0.
+    (:func:`tracking_by_trackers.policies.kdrl.kdrl_losses.n_step_returns`) instead of training it toward 0.
     """
     return int(t_max) + 2
 
 
 class KDRLConfig(IMPALAConfig):
-    """Configuration of :class:`KDRL`, with the defaults of :data:`policies.kdrl.kdrl_hyperparameters.HYPERPARAMETERS`.
+    """Configuration of :class:`KDRL`, with the defaults of :data:`tracking_by_trackers.policies.kdrl.kdrl_hyperparameters.HYPERPARAMETERS`.
 
     Example::
 
@@ -88,7 +92,7 @@ class KDRLConfig(IMPALAConfig):
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or KDRL)
-        # KD-RL's hyperparameters, with the defaults every driver shares (policies.kdrl.kdrl_hyperparameters).
+        # KD-RL's hyperparameters, with the defaults every driver shares (tracking_by_trackers.policies.kdrl.kdrl_hyperparameters).
         defaults = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
         self.rollout_fragment_length = defaults["t_max"]
         self.gamma = defaults["gamma"]
@@ -155,14 +159,14 @@ class KDRLConfig(IMPALAConfig):
                 ``gt_only`` make every student distil).
             curriculum: episode-length curriculum on/off (off is the "no curriculum" ablation).
             curriculum_schedule: the curriculum's parameters, keys of
-                :data:`policies.kdrl.curriculum.DEFAULT_SCHEDULE` (missing keys keep their defaults).
-            ablation: one of :data:`ABLATIONS` (``policies.kdrl.student_roles``).
+                :data:`tracking_by_trackers.policies.kdrl.curriculum.DEFAULT_SCHEDULE` (missing keys keep their defaults).
+            ablation: one of :data:`ABLATIONS` (``tracking_by_trackers.policies.kdrl.student_roles``).
             policy_lag_correction: score autonomous actions with the runner's σ and weight the policy
-                term by V-trace's truncated importance ratio (``policies.kdrl.kdrl_losses``), True.
+                term by V-trace's truncated importance ratio (``tracking_by_trackers.policies.kdrl.kdrl_losses``), True.
             budget_iterations: iterations after which training is done (the result's ``done``), None.
             budget_minutes: training minutes after which training is done, None (both None: no budget).
             final_lr_fraction: the rate anneals on a cosine from ``lr`` to ``lr · final_lr_fraction`` over
-                the budget, whichever of its two parts runs out first (``policies.kdrl.lr_schedule``); 1 (the
+                the budget, whichever of its two parts runs out first (``tracking_by_trackers.policies.kdrl.lr_schedule``); 1 (the
                 paper's constant rate).
             **kwargs: IMPALA/AlgorithmConfig ``training`` arguments (``lr``, ``gamma``, …).
         """
@@ -254,14 +258,14 @@ class KDRLConfig(IMPALAConfig):
             )
         crop = (self.env_config or {}).get("crop_size")
         if crop is not None and self.env == ENV_NAME:
-            from policies.kdrl.torch.student_torch_rl_module import student_config
+            from tracking_by_trackers.policies.kdrl.torch.student_torch_rl_module import student_config
 
             expected = student_config(model_config).crop_size
             if int(crop) != expected:
                 self._value_error(f"env_config crop_size {crop} != the student's crop size {expected}")
 
     def budget_schedule(self) -> CosineBudgetSchedule:
-        """The learning-rate schedule and budget these settings describe (``policies.kdrl.lr_schedule``)."""
+        """The learning-rate schedule and budget these settings describe (``tracking_by_trackers.policies.kdrl.lr_schedule``)."""
         return CosineBudgetSchedule(
             lr=self.lr if isinstance(self.lr, int | float) else float("nan"),
             final_fraction=self.final_lr_fraction,
@@ -271,7 +275,7 @@ class KDRLConfig(IMPALAConfig):
 
     @override(IMPALAConfig)
     def get_default_learner_class(self):
-        from policies.kdrl.torch.kdrl_torch_learner import KDRLTorchLearner
+        from tracking_by_trackers.policies.kdrl.torch.kdrl_torch_learner import KDRLTorchLearner
 
         return KDRLTorchLearner
 
@@ -296,14 +300,14 @@ class KDRLConfig(IMPALAConfig):
 
 
 def _student_module_class():
-    from policies.kdrl.torch.student_torch_rl_module import StudentTorchRLModule
+    from tracking_by_trackers.policies.kdrl.torch.student_torch_rl_module import StudentTorchRLModule
 
     return StudentTorchRLModule
 
 
 class KDRL(IMPALA):
     """KD-RL: IMPALA's asynchronous machinery with the KD-RL learner (no V-trace), and the learning-rate
-    schedule and budget of ``policies.kdrl.lr_schedule``.
+    schedule and budget of ``tracking_by_trackers.policies.kdrl.lr_schedule``.
 
     After every iteration the learners' rate is set to the schedule's value for the budget spent so far
     (iterations and training seconds, both in the checkpoint), and the result carries ``trained_s``,

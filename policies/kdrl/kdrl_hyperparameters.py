@@ -1,7 +1,7 @@
 """KD-RL's hyperparameters, declared once: each one's default and the values it may take.
 
-:class:`~policies.kdrl.kdrl.KDRLConfig` (the RLlib config) takes its defaults from here and checks its values
-against these rules in ``validate()``; :class:`~experiments.train.train_config.TrainConfig` (``tbt train``'s
+:class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRLConfig` (the RLlib config) takes its defaults from here and checks its values
+against these rules in ``validate()``; :class:`~tracking_by_trackers.experiments.train.train_config.TrainConfig` (``tbt train``'s
 settings, and so its flags) declares the same defaults and checks through the same rules. The defaults are
 the project's recipe for the ``small`` student, not the paper's values where they differ (its RAdam rate
 1e-6 served ten days on four GPUs; docs/method.md, *Departures from the paper*).

@@ -1,6 +1,6 @@
 """Framework-agnostic part of the KD-RL Learner: metric names and the per-role batch convention.
 
-The torch loss is in :class:`policies.kdrl.torch.kdrl_torch_learner.KDRLTorchLearner`. The Learner derives
+The torch loss is in :class:`tracking_by_trackers.policies.kdrl.torch.kdrl_torch_learner.KDRLTorchLearner`. The Learner derives
 from ``IMPALALearner`` (the background learner thread, queueing and weight-sync plumbing IMPALA's
 algorithm expects) but not from V-trace: the loss is replaced entirely.
 """

@@ -43,7 +43,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from envs.sample_keys import MIN_SIGMA
+from tracking_by_trackers.envs.sample_keys import MIN_SIGMA
 
 __all__ = [
     "ActorCriticLoss",

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from envs.sample_keys import CURRICULUM_LENGTH, IOU, ROLE
-from policies.kdrl.kdrl_learner import (
+from tracking_by_trackers.envs.sample_keys import CURRICULUM_LENGTH, IOU, ROLE
+from tracking_by_trackers.policies.kdrl.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
     IMPORTANCE_WEIGHT,
@@ -35,7 +35,7 @@ from policies.kdrl.kdrl_learner import (
     TEACHER_L1,
     VALUE_LOSS,
 )
-from policies.kdrl.student_roles import ROLE_NAMES
+from tracking_by_trackers.policies.kdrl.student_roles import ROLE_NAMES
 
 __all__ = ["SUMMARY_KEYS", "KDRLMetricsCallback", "episode_metrics", "summarize"]
 

@@ -6,7 +6,7 @@ rate follows a cosine from ``lr`` down to ``lr · final_lr_fraction`` over the t
 docs/method.md, *Training*). The budget is an iteration count, a training time, or both; progress is the
 larger of the two fractions spent, so the curve ends with whichever runs out first.
 
-:class:`~policies.kdrl.kdrl.KDRL` owns the schedule, not a driver loop: ``tbt train``, a Ray Tune trial and a
+:class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRL` owns the schedule, not a driver loop: ``tbt train``, a Ray Tune trial and a
 job sent with ``tbt submit`` all build the algorithm from its config and so train on the same curve. The
 training time spent is part of the algorithm's checkpoint state, so a restored algorithm carries on
 where it stopped. RLlib's own ``lr`` schedule cannot do this: it is piecewise over env steps sampled,

@@ -1,13 +1,13 @@
 """The env one KD-RL student plays in: a ``TrackingEnv`` plus the student's role and curriculum.
 
-RLlib builds envs through :func:`make_kdrl_env` (registered as :data:`ENV_NAME` in ``policies.kdrl.kdrl``) and
+RLlib builds envs through :func:`make_kdrl_env` (registered as :data:`ENV_NAME` in ``tracking_by_trackers.policies.kdrl.kdrl``) and
 hands it an ``EnvContext`` holding the runner's ``worker_index`` and ``num_workers``. Every sub-env of one
 runner gets the same context, so a role is per runner (docs/rllib.md, *Env runners and roles*); each sub-env
 keeps its own curriculum.
 
-:class:`StudentEnv` adds to every info (``envs.sample_keys.STUDENT_INFO_KEYS``):
+:class:`StudentEnv` adds to every info (``tracking_by_trackers.envs.sample_keys.STUDENT_INFO_KEYS``):
 
-* ``role``: the student's role for this episode (``policies.kdrl.student_roles``), which decides its loss;
+* ``role``: the student's role for this episode (``tracking_by_trackers.policies.kdrl.student_roles``), which decides its loss;
 * ``curriculum_length``: the clip length (frames) this episode was drawn with.
 
 With the curriculum on, each ``reset`` asks the clip source for a clip of the curriculum's current length
@@ -20,7 +20,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from envs.sample_keys import (
+from tracking_by_trackers.envs.sample_keys import (
     CLIP_LENGTH_OPTION,
     CURRICULUM_LENGTH,
     HAS_TEACHER,
@@ -28,8 +28,8 @@ from envs.sample_keys import (
     ROLE,
     TEACHER_REWARD,
 )
-from policies.kdrl.curriculum import EpisodeLengthCurriculum
-from policies.kdrl.student_roles import ablation_roles, runner_distils
+from tracking_by_trackers.policies.kdrl.curriculum import EpisodeLengthCurriculum
+from tracking_by_trackers.policies.kdrl.student_roles import ablation_roles, runner_distils
 
 __all__ = [
     "ABLATION_KEY",
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 ENV_NAME = "KDRL-TrackingMDP"
-"""Name under which :func:`make_kdrl_env` is registered with Tune (see ``policies.kdrl.kdrl``)."""
+"""Name under which :func:`make_kdrl_env` is registered with Tune (see ``tracking_by_trackers.policies.kdrl.kdrl``)."""
 DISTIL_FRACTION_KEY = "kdrl_distil_fraction"
 ABLATION_KEY = "kdrl_ablation"
 CURRICULUM_KEY = "kdrl_curriculum"
@@ -111,7 +111,7 @@ class StudentEnv(gym.Wrapper):
 
 
 def make_kdrl_env(env_config: Any) -> gym.Env:
-    """Env creator: a :class:`~envs.tracking_env.TrackingEnv` wrapped in a :class:`StudentEnv`.
+    """Env creator: a :class:`~tracking_by_trackers.envs.tracking_env.TrackingEnv` wrapped in a :class:`StudentEnv`.
 
     ``env_config`` (an RLlib ``EnvContext``, or a plain dict) keys: ``clip_source`` (a ``ClipSource`` or a
     zero-argument callable returning one, which keeps checkpoints small; default the synthetic source),
@@ -119,7 +119,7 @@ def make_kdrl_env(env_config: Any) -> gym.Env:
     :data:`DISTIL_FRACTION_KEY` (default ½), :data:`ABLATION_KEY` (default ``kd_rl``),
     and :data:`CURRICULUM_KEY` (default off). Any other key is an error.
     """
-    from envs.tracking_env import TrackingEnv
+    from tracking_by_trackers.envs.tracking_env import TrackingEnv
 
     config = dict(env_config or {})
     source = _built(config.pop("clip_source", None))

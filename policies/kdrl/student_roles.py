@@ -1,7 +1,7 @@
 """What each student (env runner) learns from: its role, and how the ablations of the paper's Table 2 set it.
 
 A role is fixed for a whole episode and travels with every step (the info key and train-batch column
-``envs.sample_keys.ROLE``, whose codes are defined there too), so the learner picks each row's loss from
+``tracking_by_trackers.envs.sample_keys.ROLE``, whose codes are defined there too), so the learner picks each row's loss from
 the data alone:
 
 ======================  =======================================================  =====================
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from envs.sample_keys import ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
+from tracking_by_trackers.envs.sample_keys import ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
 
 __all__ = ["ABLATIONS", "ROLE_NAMES", "ablation_roles", "runner_distils"]
 

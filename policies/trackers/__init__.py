@@ -5,22 +5,31 @@ live beside the network they run (``policies/student_model.py``) and the export 
 (``policies/student_export.py``); the project's top-level packages are fixed (``envs``, ``policies``,
 ``teachers``, ``cluster``, ``experiments``), and ``teachers/`` is about the trackers the student learns
 FROM. Evaluation, reports and ``tbt track`` (``experiments/``) only build trackers through
-:mod:`policies.trackers.factory`.
+:mod:`tracking_by_trackers.policies.trackers.factory`.
 
-- :mod:`~policies.trackers.lstm_stream`: one member's LSTM state with the 32-frame reset;
-- :mod:`~policies.trackers.student_tracker`: the shared base: device, frames, the batched forward pass;
-- :mod:`~policies.trackers.tras`, :mod:`~policies.trackers.trast`, :mod:`~policies.trackers.trasfust`:
+- :mod:`~tracking_by_trackers.policies.trackers.lstm_stream`: one member's LSTM state with the 32-frame reset;
+- :mod:`~tracking_by_trackers.policies.trackers.student_tracker`: the shared base: device, frames, the batched forward pass;
+- :mod:`~tracking_by_trackers.policies.trackers.tras`, :mod:`~tracking_by_trackers.policies.trackers.trast`, :mod:`~tracking_by_trackers.policies.trackers.trasfust`:
   the three trackers and their selection rules;
-- :mod:`~policies.trackers.teacher_members`, :mod:`~policies.trackers.teacher_runner`: teachers beside
+- :mod:`~tracking_by_trackers.policies.trackers.teacher_members`, :mod:`~tracking_by_trackers.policies.trackers.teacher_runner`: teachers beside
   the student (their boxes and failures; threads, Ray actors or inline);
-- :mod:`~policies.trackers.factory`: specs such as ``trasfust:kcf+csrt`` → picklable factories.
+- :mod:`~tracking_by_trackers.policies.trackers.factory`: specs such as ``trasfust:kcf+csrt`` → picklable factories.
 """
 
-from policies.trackers.factory import STUDENT_MODES, is_student_tracker_spec, student_tracker_factory
-from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, StudentTracker, resolve_device
-from policies.trackers.tras import TRAS
-from policies.trackers.trasfust import TRASFUST
-from policies.trackers.trast import TRAST
+from tracking_by_trackers.policies.trackers.factory import (
+    STUDENT_MODES,
+    is_student_tracker_spec,
+    student_tracker_factory,
+)
+from tracking_by_trackers.policies.trackers.student_tracker import (
+    INIT_CHOICE,
+    STUDENT,
+    StudentTracker,
+    resolve_device,
+)
+from tracking_by_trackers.policies.trackers.tras import TRAS
+from tracking_by_trackers.policies.trackers.trasfust import TRASFUST
+from tracking_by_trackers.policies.trackers.trast import TRAST
 
 __all__ = [
     "INIT_CHOICE",

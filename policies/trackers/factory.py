@@ -1,7 +1,7 @@
 """Student tracker specs → factories of fresh trackers, for command lines, configs and Ray workers.
 
 A spec names one of the three trackers and its teachers, which are named like every other tracker
-(:mod:`teachers.registry`):
+(:mod:`tracking_by_trackers.teachers.registry`):
 
 - ``tras``: the student alone;
 - ``trast:<teacher>``: the student with one teacher, e.g. ``trast:csrt`` or ``trast:results:ECO``;
@@ -24,14 +24,14 @@ from pathlib import Path
 
 import torch
 
-from policies.student_model import StudentNetwork
-from policies.trackers.student_tracker import as_network
-from policies.trackers.teacher_runner import RUNNER_KINDS
-from policies.trackers.tras import TRAS
-from policies.trackers.trasfust import TRASFUST
-from policies.trackers.trast import TRAST
-from teachers.registry import tracker_factory
-from teachers.tracker import FusingTracker, TrackerFactory
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers.student_tracker import as_network
+from tracking_by_trackers.policies.trackers.teacher_runner import RUNNER_KINDS
+from tracking_by_trackers.policies.trackers.tras import TRAS
+from tracking_by_trackers.policies.trackers.trasfust import TRASFUST
+from tracking_by_trackers.policies.trackers.trast import TRAST
+from tracking_by_trackers.teachers.registry import tracker_factory
+from tracking_by_trackers.teachers.tracker import FusingTracker, TrackerFactory
 
 __all__ = ["STUDENT_MODES", "is_student_tracker_spec", "make_student_tracker", "student_tracker_factory"]
 
@@ -80,11 +80,11 @@ def student_tracker_factory(
         model_dir: For the OpenCV DNN teachers.
         device: ``"cpu"``, ``"cuda"`` or None (CUDA when available), resolved by each tracker.
         runner: How teachers run beside the student: one of
-            :data:`~policies.trackers.teacher_runner.RUNNER_KINDS`.
+            :data:`~tracking_by_trackers.policies.trackers.teacher_runner.RUNNER_KINDS`.
 
     Raises:
         ValueError: An unknown mode, a wrong number of teachers, an unknown or repeated teacher, an unknown
-            runner; :class:`~policies.student_export.ExportError` (a ValueError) for a bad student path.
+            runner; :class:`~tracking_by_trackers.policies.student_export.ExportError` (a ValueError) for a bad student path.
     """
     mode, _, teacher_text = spec.strip().partition(":")
     mode = mode.strip().lower()

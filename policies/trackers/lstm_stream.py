@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from policies.student_model import LSTMState
+from tracking_by_trackers.policies.student_model import LSTMState
 
 __all__ = ["RESET_INTERVAL", "LSTMStream", "advance_streams", "stack_states"]
 

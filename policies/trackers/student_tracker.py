@@ -4,9 +4,9 @@
 previous frame ``F_{t-1}``, the previous output box ``b_{t-1}``, and the member chosen on each frame. Its
 :meth:`~StudentTracker.evaluate_states` is the only place the network runs: it crops ρ(F_{t-1}, F_t, b)
 for several candidate boxes at once (one batched warp call) and sends every crop pair through the
-network in ONE forward pass, each row with its own LSTM stream (:mod:`policies.trackers.lstm_stream`).
+network in ONE forward pass, each row with its own LSTM stream (:mod:`tracking_by_trackers.policies.trackers.lstm_stream`).
 
-Interface: the project's tracker protocol (:class:`teachers.tracker.FusingTracker`: a tracker that
+Interface: the project's tracker protocol (:class:`tracking_by_trackers.teachers.tracker.FusingTracker`: a tracker that
 records whose box it output on each frame), which is the GOT-10k toolkit's tracker (``name``,
 ``init(image, box)``, ``update(image) -> box``) plus the toolkit's ``is_deterministic`` and
 ``track(img_files, box)``. The toolkit's class is not subclassed, so that the toolkit stays a test-only
@@ -14,7 +14,7 @@ dependency; its own ``Tracker.track`` drives these classes unchanged (tested). I
 arrays (the project's convention) or the toolkit's PIL images.
 
 Boxes: float ``[x, y, w, h]``. The student's action is clamped to [-1, 1]^4 and ψ's result clipped to the
-image (:func:`envs.boxes.apply_action`); every box a tracker outputs lies inside the image.
+image (:func:`tracking_by_trackers.envs.boxes.apply_action`); every box a tracker outputs lies inside the image.
 
 Device: CUDA when available, else the CPU; ``device="cpu"`` or ``"cuda"`` overrides. The network is moved
 there and switched to eval mode IN PLACE: several trackers share one network (tracking never changes its
@@ -32,13 +32,18 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from envs.boxes import apply_action, clip_to_image
-from envs.crops import DEFAULT_CONTEXT, crop_state_pairs
-from envs.sequence import read_rgb_image
-from policies.student_export import load_student
-from policies.student_model import StudentNetwork
-from policies.trackers.lstm_stream import RESET_INTERVAL, LSTMStream, advance_streams, stack_states
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.envs.boxes import apply_action, clip_to_image
+from tracking_by_trackers.envs.crops import DEFAULT_CONTEXT, crop_state_pairs
+from tracking_by_trackers.envs.sequence import read_rgb_image
+from tracking_by_trackers.policies.student_export import load_student
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers.lstm_stream import (
+    RESET_INTERVAL,
+    LSTMStream,
+    advance_streams,
+    stack_states,
+)
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 __all__ = ["INIT_CHOICE", "STUDENT", "StudentTracker", "as_rgb_frame", "check_initial_box", "resolve_device"]
 
@@ -110,7 +115,7 @@ def check_initial_box(box, image_hw: tuple[int, int]) -> np.ndarray:
 class StudentTracker(BaseTracker):
     """Base of the three trackers: the student network, the previous frame and box, and the choices.
 
-    A :class:`teachers.tracker.FusingTracker` whose only member is the student; TRAST and TRASFUST add
+    A :class:`tracking_by_trackers.teachers.tracker.FusingTracker` whose only member is the student; TRAST and TRASFUST add
     their teachers. ``last_ok`` stays True: the student always outputs a box inside the image.
 
     Args:

@@ -5,7 +5,7 @@ teacher's OWN previous box (not the tracker's output) and judged with an LSTM st
 that fails to initialise or update is ignored for that frame in the authors' code; here that means:
 
 - a teacher whose ``init`` fails is left out of the whole video (it has no box to build a state from);
-- a teacher that fails an update (see :mod:`policies.trackers.teacher_runner` for what counts) cannot be
+- a teacher that fails an update (see :mod:`tracking_by_trackers.policies.trackers.teacher_runner` for what counts) cannot be
   chosen on that frame, and keeps its last good box, from which its next state is cropped. Its state for
   the failed frame was already judged (the forward pass runs while the teacher updates), so its LSTM
   stream advances as usual.
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policies.trackers.lstm_stream import LSTMStream
-from policies.trackers.student_tracker import INIT_CHOICE, STUDENT, StudentTracker
-from policies.trackers.teacher_runner import PendingUpdates, make_teacher_runner
-from teachers.tracker import Tracker, check_tracker
+from tracking_by_trackers.policies.trackers.lstm_stream import LSTMStream
+from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT, StudentTracker
+from tracking_by_trackers.policies.trackers.teacher_runner import PendingUpdates, make_teacher_runner
+from tracking_by_trackers.teachers.tracker import Tracker, check_tracker
 
 __all__ = ["TeacherAssistedTracker", "TeacherMember"]
 
@@ -59,16 +59,16 @@ class TeacherAssistedTracker(StudentTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teachers: Fresh :class:`~teachers.tracker.Tracker` objects, one set per tracker: teachers keep
+        teachers: Fresh :class:`~tracking_by_trackers.teachers.tracker.Tracker` objects, one set per tracker: teachers keep
             state.
         name: The name results are stored under; ``<mode>-<t1>+<t2>+…`` by default.
         runner: How teachers run beside the student: ``"threads"`` (default), ``"ray"`` or ``"inline"``
-            (see :mod:`policies.trackers.teacher_runner`).
+            (see :mod:`tracking_by_trackers.policies.trackers.teacher_runner`).
         **options: ``device``, ``context``, ``reset_interval``: see :class:`StudentTracker`.
 
     Raises:
         ValueError: No teacher, two teachers with one name, or a teacher named ``student`` or ``init``.
-        TypeError: A teacher that is not a :class:`~teachers.tracker.Tracker`.
+        TypeError: A teacher that is not a :class:`~tracking_by_trackers.teachers.tracker.Tracker`.
     """
 
     def __init__(

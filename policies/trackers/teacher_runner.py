@@ -22,7 +22,7 @@ they gain most where the student's forward pass and the teachers cost about the 
 teacher) and a core is free to overlap them. Ray actors are for teachers that need a process or a device of
 their own (a DNN teacher on a second GPU, a teacher that may crash its process).
 
-Teachers are :class:`teachers.tracker.Tracker` objects. Whatever a teacher does wrong (raises, returns
+Teachers are :class:`tracking_by_trackers.teachers.tracker.Tracker` objects. Whatever a teacher does wrong (raises, returns
 NaN or a zero-size box, or sets ``last_ok`` False, as the OpenCV adapters do on low confidence) comes back
 as a failed :class:`TeacherOutcome`, never as an exception: the tracker ignores that teacher on that frame.
 """
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.boxes import is_valid
-from teachers.tracker import Tracker
+from tracking_by_trackers.envs.boxes import is_valid
+from tracking_by_trackers.teachers.tracker import Tracker
 
 __all__ = [
     "RUNNER_KINDS",
@@ -129,7 +129,7 @@ class InlineTeacherRunner:
     """Teachers updated one after the other in the calling thread (the sequential baseline).
 
     Args:
-        teachers: The teachers, :class:`~teachers.tracker.Tracker` objects.
+        teachers: The teachers, :class:`~tracking_by_trackers.teachers.tracker.Tracker` objects.
     """
 
     def __init__(self, teachers: list[Tracker]):
@@ -204,11 +204,11 @@ class _RayFuture:
 class RayTeacherRunner(InlineTeacherRunner):
     """One Ray actor per teacher; the teacher objects are shipped to their actors.
 
-    Ray must be running (:func:`cluster.ray_runtime.init_ray`). A teacher that kills its actor surfaces
+    Ray must be running (:func:`tracking_by_trackers.cluster.ray_runtime.init_ray`). A teacher that kills its actor surfaces
     as an error: actors are for teachers that need their own process or device, see the module docstring.
 
     Args:
-        teachers: Picklable :class:`~teachers.tracker.Tracker` objects.
+        teachers: Picklable :class:`~tracking_by_trackers.teachers.tracker.Tracker` objects.
         actor_options: Passed to ``ray.remote(...).options`` (``num_cpus``, ``num_gpus``, …); by default an
             actor reserves no CPU, so that a tracker inside a Ray task can start its teachers' actors.
     """
@@ -218,7 +218,7 @@ class RayTeacherRunner(InlineTeacherRunner):
 
         if not ray.is_initialized():
             raise RuntimeError(
-                "the 'ray' teacher runner needs Ray running: call cluster.ray_runtime.init_ray()"
+                "the 'ray' teacher runner needs Ray running: call tracking_by_trackers.cluster.ray_runtime.init_ray()"
             )
         super().__init__(teachers)
         options = {"num_cpus": 0, **(actor_options or {})}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.trackers.student_tracker import STUDENT, StudentTracker
+from tracking_by_trackers.policies.trackers.student_tracker import STUDENT, StudentTracker
 
 __all__ = ["TRAS"]
 
@@ -20,7 +20,7 @@ class TRAS(StudentTracker):
         student: The network, an exported student file or a training checkpoint folder.
         name: The name results are stored under; ``tras`` by default.
         **options: ``device``, ``context``, ``reset_interval``: see
-            :class:`~policies.trackers.student_tracker.StudentTracker`.
+            :class:`~tracking_by_trackers.policies.trackers.student_tracker.StudentTracker`.
     """
 
     mode = "tras"

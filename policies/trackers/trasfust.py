@@ -5,7 +5,7 @@ Every teacher runs; each frame t, while the teachers update on ``F_t``, every st
 ONE batched forward pass. Only the value head is used: the output is the new box of the teacher with the
 highest value, ``argmax_T v^(T)_t`` (a tie goes to the teacher listed first).
 
-A teacher that fails its update is ignored on that frame (see :mod:`policies.trackers.teacher_members`).
+A teacher that fails its update is ignored on that frame (see :mod:`tracking_by_trackers.policies.trackers.teacher_members`).
 When EVERY teacher fails on a frame (or none initialised), there is no teacher box to pick; TRASFUST then
 takes one TRAS step instead, ``ψ(clamp(μ), b_{t-1})`` from its own previous output, in a second, one-row
 forward pass with an LSTM stream of the student's own. Moving with the student beats freezing the box:
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.trackers.student_tracker import STUDENT
-from policies.trackers.teacher_members import TeacherAssistedTracker
-from teachers.tracker import Tracker
+from tracking_by_trackers.policies.trackers.student_tracker import STUDENT
+from tracking_by_trackers.policies.trackers.teacher_members import TeacherAssistedTracker
+from tracking_by_trackers.teachers.tracker import Tracker
 
 __all__ = ["TRASFUST"]
 
@@ -29,12 +29,12 @@ class TRASFUST(TeacherAssistedTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teachers: Fresh teachers (:class:`~teachers.tracker.Tracker` objects), at least one, with distinct
+        teachers: Fresh teachers (:class:`~tracking_by_trackers.teachers.tracker.Tracker` objects), at least one, with distinct
             names.
         name: The name results are stored under; ``trasfust-<t1>+<t2>+…`` by default.
         runner: ``"threads"`` (default), ``"ray"`` or ``"inline"``: how the teachers run beside the student.
         **options: ``device``, ``context``, ``reset_interval``: see
-            :class:`~policies.trackers.student_tracker.StudentTracker`.
+            :class:`~tracking_by_trackers.policies.trackers.student_tracker.StudentTracker`.
     """
 
     mode = "trasfust"

@@ -13,16 +13,16 @@ student's next ``b_{t-1}``, so a hand-over corrects the student. The teacher is 
 the output: it keeps tracking on its own.
 
 When the teacher fails an update, the student's box is output on that frame; when it fails to initialise,
-TRAST is TRAS for the whole video (see :mod:`policies.trackers.teacher_members`).
+TRAST is TRAS for the whole video (see :mod:`tracking_by_trackers.policies.trackers.teacher_members`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from policies.trackers.student_tracker import STUDENT
-from policies.trackers.teacher_members import TeacherAssistedTracker
-from teachers.tracker import Tracker
+from tracking_by_trackers.policies.trackers.student_tracker import STUDENT
+from tracking_by_trackers.policies.trackers.teacher_members import TeacherAssistedTracker
+from tracking_by_trackers.teachers.tracker import Tracker
 
 __all__ = ["TRAST"]
 
@@ -32,11 +32,11 @@ class TRAST(TeacherAssistedTracker):
 
     Args:
         student: The network, an exported student file or a training checkpoint folder.
-        teacher: A fresh teacher, a :class:`~teachers.tracker.Tracker`.
+        teacher: A fresh teacher, a :class:`~tracking_by_trackers.teachers.tracker.Tracker`.
         name: The name results are stored under; ``trast-<teacher>`` by default.
         runner: ``"threads"`` (default), ``"ray"`` or ``"inline"``: how the teacher runs beside the student.
         **options: ``device``, ``context``, ``reset_interval``: see
-            :class:`~policies.trackers.student_tracker.StudentTracker`.
+            :class:`~tracking_by_trackers.policies.trackers.student_tracker.StudentTracker`.
     """
 
     mode = "trast"

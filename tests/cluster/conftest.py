@@ -39,7 +39,7 @@ def settled_ray_session(ray_session):
     does here) is known rather than still undecided, as it is in the first seconds after Ray starts."""
     import time
 
-    from cluster.cluster_resources import cluster_capacity
+    from tracking_by_trackers.cluster.cluster_resources import cluster_capacity
 
     deadline = time.monotonic() + 30
     while cluster_capacity().autoscaling is None:

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from cluster.local_cluster import alive, descendants, free_port
+from tracking_by_trackers.cluster.local_cluster import alive, descendants, free_port
 
 # Every port `ray start` opens gets a free one: several default to fixed numbers (6379, 8265, 10001, 52365)
 # that another Ray on this machine may hold.

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cluster.kuberay_checks import custom_resources
-from experiments.cli import parse_args, train_command_from_args
-from experiments.train.train_config import TrainConfig, load_config_file
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.kuberay_checks import custom_resources
+from tracking_by_trackers.experiments.cli import parse_args, train_command_from_args
+from tracking_by_trackers.experiments.train.train_config import TrainConfig, load_config_file
 
 CLUSTER_CONFIG = REPO_ROOT / "cluster" / "train_paper_got10k.yaml"
 IMAGE_CHECKOUT = "/home/ray/tbt/"  # where cluster/Dockerfile puts the checkout

@@ -8,7 +8,7 @@ import math
 import pytest
 from ray.autoscaler._private.util import format_readonly_node_type
 
-from cluster.cluster_resources import (
+from tracking_by_trackers.cluster.cluster_resources import (
     ClusterCapacity,
     GPURequestError,
     check_gpu_request,

@@ -7,7 +7,8 @@ import copy
 import pytest
 import yaml
 
-from cluster.kuberay_checks import (
+from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.kuberay_checks import (
     GPU_RESOURCE,
     ManifestError,
     check_manifest,
@@ -16,7 +17,6 @@ from cluster.kuberay_checks import (
     main,
     manifest_problems,
 )
-from tests.conftest import REPO_ROOT
 
 KUBERAY = REPO_ROOT / "cluster" / "kuberay"
 

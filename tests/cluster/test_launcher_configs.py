@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from cluster.launcher_checks import LauncherConfigError, check_launcher_config, main
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.launcher_checks import LauncherConfigError, check_launcher_config, main
 
 LAUNCHER_CONFIGS = sorted((REPO_ROOT / "cluster" / "launcher").glob("*.yaml"))
 AWS = REPO_ROOT / "cluster" / "launcher" / "aws.yaml"

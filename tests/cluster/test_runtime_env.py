@@ -6,25 +6,43 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-from cluster.ray_runtime import SINGLE_THREAD_ENV
-from cluster.runtime_env import JOB_ENV_VARS, WORKING_DIR_EXCLUDES, default_working_dir, project_runtime_env
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.ray_runtime import SINGLE_THREAD_ENV
+from tracking_by_trackers.cluster.runtime_env import (
+    JOB_ENV_VARS,
+    WORKING_DIR_EXCLUDES,
+    default_working_dir,
+    project_runtime_env,
+    stage_code_package,
+)
 
 PACKAGES = ("envs", "teachers", "policies", "experiments", "cluster")
 
 
-def shipped_files(runtime_env: dict, tmp_path: Path) -> set[str]:
-    """The files Ray's own packaging puts in the job's working_dir package (.gitignore aside)."""
+def packed_files(
+    folder: str, excludes: list[str], tmp_path: Path, include_parent_dir: bool = False
+) -> set[str]:
+    """The files Ray's own packaging puts in the package of ``folder`` (.gitignore aside)."""
     from ray._private.runtime_env.packaging import create_package
 
-    package = tmp_path / "package.zip"
+    package = tmp_path / f"{Path(folder).name}.zip"
     create_package(
-        runtime_env["working_dir"], package, include_gitignore=False, excludes=runtime_env["excludes"]
+        folder, package, include_parent_dir=include_parent_dir, include_gitignore=False, excludes=excludes
     )
     with zipfile.ZipFile(package) as archive:
         return {name for name in archive.namelist() if not name.endswith("/")}
+
+
+def shipped_files(runtime_env: dict, tmp_path: Path) -> set[str]:
+    """The files of the job's working_dir package."""
+    return packed_files(runtime_env["working_dir"], runtime_env["excludes"], tmp_path)
+
+
+def shipped_code(runtime_env: dict, tmp_path: Path) -> set[str]:
+    """The files of the job's py_modules package, as Ray packs it (under the package's own name)."""
+    [code] = runtime_env["py_modules"]
+    return packed_files(code, runtime_env["excludes"], tmp_path, include_parent_dir=True)
 
 
 def make_checkout(root: Path) -> Path:
@@ -32,7 +50,12 @@ def make_checkout(root: Path) -> Path:
         "pyproject.toml",
         "envs/boxes.py",
         "policies/kdrl/torch/model.py",
-        "cluster/runtime_env.yaml",
+        "cluster/train_paper_got10k.yaml",
+        "envs/__init__.py",
+        "policies/__init__.py",
+        "teachers/__init__.py",
+        "cluster/__init__.py",
+        "experiments/__init__.py",
         "runs/train/checkpoint/state.pkl",
         ".git/HEAD",
         "envs/__pycache__/boxes.cpython-311.pyc",
@@ -52,22 +75,56 @@ def test_default_working_dir_is_this_checkout():
     assert project_runtime_env()["working_dir"] == str(REPO_ROOT)
 
 
-def test_the_project_packages_are_shipped(tmp_path):
-    files = shipped_files(project_runtime_env(), tmp_path)
+def test_the_project_packages_are_shipped_under_their_installed_name(tmp_path):
+    runtime_env = project_runtime_env(staging_dir=tmp_path / "staged")
+    code = shipped_code(runtime_env, tmp_path)
     for package in PACKAGES:
-        assert f"{package}/__init__.py" in files
-    assert "pyproject.toml" in files
+        assert f"tracking_by_trackers/{package}/__init__.py" in code
+    assert "tracking_by_trackers/experiments/cli.py" in code
+    assert not any("__pycache__" in name for name in code)
+    files = shipped_files(runtime_env, tmp_path)
+    assert {"pyproject.toml", "cluster/train_paper_got10k.yaml"} <= files  # configs named by relative path
     assert not any(name.startswith(("runs/", ".git/")) or "__pycache__" in name for name in files)
+
+
+def test_the_staged_package_links_to_the_checkout(tmp_path):
+    package = stage_code_package(REPO_ROOT, tmp_path)
+    assert package == tmp_path / "tracking_by_trackers"
+    assert sorted(p.name for p in package.iterdir()) == sorted(PACKAGES)
+    assert (package / "envs" / "boxes.py").resolve() == REPO_ROOT / "envs" / "boxes.py"
+    assert stage_code_package(REPO_ROOT, tmp_path) == package  # staging again replaces the links
+
+
+def test_a_folder_that_is_no_checkout_is_refused(tmp_path):
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "__init__.py").write_text("")
+    with pytest.raises(FileNotFoundError, match="not a checkout of this project: no package folder policies"):
+        stage_code_package(tmp_path)
 
 
 def test_runs_caches_and_large_files_stay_home(tmp_path):
     checkout = make_checkout(tmp_path / "checkout")
-    files = shipped_files(project_runtime_env(working_dir=checkout), tmp_path)
-    assert files == {
+    runtime_env = project_runtime_env(working_dir=checkout, staging_dir=tmp_path / "staged")
+    assert shipped_files(runtime_env, tmp_path) == {
         "pyproject.toml",
+        "envs/__init__.py",
         "envs/boxes.py",
+        "policies/__init__.py",
         "policies/kdrl/torch/model.py",
-        "cluster/runtime_env.yaml",
+        "teachers/__init__.py",
+        "cluster/__init__.py",
+        "cluster/train_paper_got10k.yaml",
+        "experiments/__init__.py",
+    }
+    assert shipped_code(runtime_env, tmp_path) == {
+        "tracking_by_trackers/envs/__init__.py",
+        "tracking_by_trackers/envs/boxes.py",
+        "tracking_by_trackers/policies/__init__.py",
+        "tracking_by_trackers/policies/kdrl/torch/model.py",
+        "tracking_by_trackers/teachers/__init__.py",
+        "tracking_by_trackers/cluster/__init__.py",
+        "tracking_by_trackers/cluster/train_paper_got10k.yaml",
+        "tracking_by_trackers/experiments/__init__.py",
     }
 
 
@@ -83,7 +140,10 @@ def test_extra_env_vars_are_added():
 
 
 def test_a_thread_variable_is_refused_with_the_reason():
-    with pytest.raises(ValueError, match="OMP_NUM_THREADS is set for every worker by cluster.ray_runtime"):
+    with pytest.raises(
+        ValueError,
+        match="OMP_NUM_THREADS is set for every worker by tracking_by_trackers.cluster.ray_runtime",
+    ):
         project_runtime_env(extra_env_vars={"OMP_NUM_THREADS": "4"})
 
 
@@ -97,10 +157,14 @@ def test_a_missing_working_dir_is_refused(tmp_path):
         project_runtime_env(working_dir=tmp_path / "absent")
 
 
-def test_the_yaml_example_matches_the_function():
-    example = yaml.safe_load((REPO_ROOT / "cluster" / "runtime_env.yaml").read_text())
-    assert example == {
-        "working_dir": ".",
-        "excludes": list(WORKING_DIR_EXCLUDES),
-        "env_vars": JOB_ENV_VARS,
-    }
+def test_tbt_submit_prints_the_runtime_env_for_rays_own_tools(capsys):
+    import json
+
+    from tracking_by_trackers.experiments.cli import main
+
+    assert main(["submit", "--print-runtime-env"]) == 0
+    runtime_env = json.loads(capsys.readouterr().out)
+    assert runtime_env["working_dir"] == str(REPO_ROOT)
+    assert runtime_env["excludes"] == list(WORKING_DIR_EXCLUDES) and runtime_env["env_vars"] == JOB_ENV_VARS
+    [code] = runtime_env["py_modules"]
+    assert Path(code).name == "tracking_by_trackers" and (Path(code) / "envs").resolve() == REPO_ROOT / "envs"

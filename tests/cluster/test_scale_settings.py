@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from experiments.cli import main
-from experiments.train.train_config import ConfigError, TrainConfig
-from experiments.train.train_pipeline import teacher_pool_size, validation_backend
+from tracking_by_trackers.experiments.cli import main
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.train.train_pipeline import teacher_pool_size, validation_backend
 
 
 def _error_line(capsys) -> str:
@@ -74,7 +74,7 @@ def test_an_old_config_file_names_the_new_setting(tmp_path, capsys, old, new):
 
 
 def test_resuming_a_run_whose_config_json_has_gpus_names_the_new_setting(tmp_path):
-    from experiments.train.train_pipeline import prepare_run_folder
+    from tracking_by_trackers.experiments.train.train_pipeline import prepare_run_folder
 
     stored = {**TrainConfig.quick().to_dict(), "gpus": 0}
     del stored["num_gpus_per_learner"]
@@ -91,7 +91,7 @@ def test_more_than_one_gpu_per_learner_is_refused_with_the_way_to_use_them():
 def test_the_scale_flags_carry_rllibs_names_into_the_config(monkeypatch):
     runs = []
     monkeypatch.setattr(
-        "experiments.train.train_pipeline.run_training_pipeline",
+        "tracking_by_trackers.experiments.train.train_pipeline.run_training_pipeline",
         lambda config, out, resume: runs.append(config),
     )
     argv = ["train", "--num-env-runners", "8", "--num-envs-per-env-runner", "2"]

@@ -11,8 +11,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from cluster.runtime_env import project_runtime_env
-from cluster.submit import (
+from tests.cluster.local_ray_head import free_port
+from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.runtime_env import project_runtime_env
+from tracking_by_trackers.cluster.submit import (
     DEFAULT_ADDRESS,
     SubmitError,
     add_submit_arguments,
@@ -22,8 +24,6 @@ from cluster.submit import (
     submit_and_follow,
     tbt_entrypoint,
 )
-from tests.cluster.local_ray_head import free_port
-from tests.conftest import REPO_ROOT
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -68,7 +68,7 @@ def submitted(monkeypatch):
         )
         return 0
 
-    monkeypatch.setattr("cluster.submit.submit_and_follow", record)
+    monkeypatch.setattr("tracking_by_trackers.cluster.submit.submit_and_follow", record)
     return calls
 
 
@@ -183,8 +183,8 @@ def test_a_refused_token_says_how_to_pass_one(capsys):
 # The driver joins the cluster the way `tbt` commands do and reports where its code came from and what a
 # worker's thread setting is.
 _PROBE = (
-    "import os, ray, cluster; from cluster.ray_runtime import init_ray; init_ray(address='auto'); "
-    "print('code from', cluster.__file__); "
+    "import os, ray, tracking_by_trackers.cluster; from tracking_by_trackers.cluster.ray_runtime import init_ray; init_ray(address='auto'); "
+    "print('code from', tracking_by_trackers.cluster.__file__); "
     "print('worker OMP_NUM_THREADS', ray.get(ray.remote(lambda: os.environ.get('OMP_NUM_THREADS')).remote()))"
 )
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from cluster.local_cluster import LocalRayCluster, NodeSpec
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.cluster.local_cluster import LocalRayCluster, NodeSpec
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

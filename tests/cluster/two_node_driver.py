@@ -33,13 +33,13 @@ def _module_device(learner) -> str:
 def main(address: str, out: Path, num_learners: int, num_gpus_per_learner: float = 0) -> dict:
     import ray
 
-    from cluster.local_cluster import wait_for_nodes
-    from cluster.ray_runtime import init_ray
-    from envs.datasets import load_dataset
-    from experiments.train.student_training import build_algorithm_config
-    from experiments.train.train_config import TrainConfig
-    from experiments.train.train_pipeline import run_teachers
-    from policies.kdrl.kdrl_metrics import summarize
+    from tracking_by_trackers.cluster.local_cluster import wait_for_nodes
+    from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.envs.datasets import load_dataset
+    from tracking_by_trackers.experiments.train.student_training import build_algorithm_config
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.experiments.train.train_pipeline import run_teachers
+    from tracking_by_trackers.policies.kdrl.kdrl_metrics import summarize
 
     init_ray(address=address)
     nodes = {node["NodeID"]: sorted(node["Resources"]) for node in wait_for_nodes(2)}

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs import boxes as B
+from tracking_by_trackers.envs import boxes as B
 
 finite = st.floats(-500, 500, allow_nan=False)
 positive = st.floats(1, 300, allow_nan=False)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from envs.crops import crop_regions, crop_state, crop_state_pairs
+from tracking_by_trackers.envs.crops import crop_regions, crop_state, crop_state_pairs
 
 
 def _gradient_image(height=60, width=80):

@@ -11,16 +11,16 @@ import cv2
 import numpy as np
 import pytest
 
-from envs.datasets import READERS, load_dataset, register_reader
-from envs.datasets.annotation_files import read_boxes, read_flags
-from envs.datasets.got10k import read_got10k
-from envs.datasets.image_folder import read_image_folder
-from envs.datasets.lasot import read_lasot
-from envs.datasets.otb import read_otb
-from envs.datasets.uav123 import read_config_seqs, read_uav123, read_uav123_10fps
-from envs.datasets.video_file import read_video_file
-from envs.datasets.vot import read_vot
-from envs.sequence import DatasetError, ImageFiles, VideoFileFrames
+from tracking_by_trackers.envs.datasets import READERS, load_dataset, register_reader
+from tracking_by_trackers.envs.datasets.annotation_files import read_boxes, read_flags
+from tracking_by_trackers.envs.datasets.got10k import read_got10k
+from tracking_by_trackers.envs.datasets.image_folder import read_image_folder
+from tracking_by_trackers.envs.datasets.lasot import read_lasot
+from tracking_by_trackers.envs.datasets.otb import read_otb
+from tracking_by_trackers.envs.datasets.uav123 import read_config_seqs, read_uav123, read_uav123_10fps
+from tracking_by_trackers.envs.datasets.video_file import read_video_file
+from tracking_by_trackers.envs.datasets.vot import read_vot
+from tracking_by_trackers.envs.sequence import DatasetError, ImageFiles, VideoFileFrames
 
 # ---------------------------------------------------------------------------------------------------------
 # Helpers that fabricate benchmark layouts in tmp_path.
@@ -99,7 +99,7 @@ def test_frames_are_rgb(shared_data):
 
 @pytest.mark.data
 def test_otb_root_reads_every_sequence_sorted_by_name(shared_data, caplog):
-    with caplog.at_level(logging.WARNING, logger="envs.datasets.otb"):
+    with caplog.at_level(logging.WARNING, logger="tracking_by_trackers.envs.datasets.otb"):
         sequences = read_otb(shared_data / "otb")
     assert [(s.name, len(s)) for s in sequences] == [("Couple", 140), ("Crossing", 120), ("Football1", 74)]
     np.testing.assert_array_equal(sequences[0].init_box, [51, 47, 25, 62])

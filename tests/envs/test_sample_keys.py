@@ -1,10 +1,11 @@
-"""The tracking env's infos carry exactly the keys ``envs.sample_keys`` declares."""
+"""The tracking env's infos carry exactly the keys ``tracking_by_trackers.envs.sample_keys`` declares."""
 
 import numpy as np
 import pytest
 
-from envs.clip_sources import SequenceClipSource
-from envs.sample_keys import (
+from tests.conftest import make_moving_square_sequence
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource
+from tracking_by_trackers.envs.sample_keys import (
     NO_ACTION,
     NO_TEACHER_REWARD,
     TEACHER_ACTION,
@@ -12,8 +13,7 @@ from envs.sample_keys import (
     TEACHER_REWARD,
     TRACKING_INFO_KEYS,
 )
-from envs.tracking_env import TrackingEnv
-from tests.conftest import make_moving_square_sequence
+from tracking_by_trackers.envs.tracking_env import TrackingEnv
 
 
 def _infos(env: TrackingEnv) -> list[dict]:

@@ -8,9 +8,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from envs.boxes import centers
-from envs.sequence import InMemoryFrames, Sequence
-from envs.synthetic import (
+from tracking_by_trackers.envs.boxes import centers
+from tracking_by_trackers.envs.sequence import InMemoryFrames, Sequence
+from tracking_by_trackers.envs.synthetic import (
     ABSENT_VISIBILITY,
     BENCHMARK,
     SyntheticConfig,
@@ -20,7 +20,7 @@ from envs.synthetic import (
     render,
     shapes,
 )
-from envs.synthetic import generator as generator_module
+from tracking_by_trackers.envs.synthetic import generator as generator_module
 
 SHORT = SyntheticConfig(num_frames=60)
 

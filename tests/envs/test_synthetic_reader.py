@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from envs.datasets import load_dataset
-from envs.sequence import DatasetError
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.envs.sequence import DatasetError
 
 
 def test_options_choose_the_set_and_the_bare_name_works():

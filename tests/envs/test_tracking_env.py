@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.boxes import action_between, apply_action, iou, reward
-from envs.clip_sources import SequenceClipSource
-from envs.tracking_env import TrackingEnv
 from tests.conftest import make_moving_square_sequence
+from tracking_by_trackers import envs
+from tracking_by_trackers.envs.boxes import action_between, apply_action, iou, reward
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource
+from tracking_by_trackers.envs.tracking_env import TrackingEnv
 
 
 @pytest.fixture

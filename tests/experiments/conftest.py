@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from policies.student_export import save_student
-from policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.student_export import save_student
+from tracking_by_trackers.policies.student_model import StudentNetwork
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from envs.datasets import load_dataset
-from experiments.cli import main
-from experiments.evaluation.ope_metrics import pool_frames, score_sequence
-from teachers.results_store import read_result
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.cli import main
+from tracking_by_trackers.experiments.evaluation.ope_metrics import pool_frames, score_sequence
+from tracking_by_trackers.teachers.results_store import read_result
 
 DATASET = "synthetic:videos=2,frames=12,seed=3"
 
@@ -99,7 +99,7 @@ def test_teachers_run_then_transfer_set_stats(ray_session, tmp_path, capsys):
     ("flags", "expected"), [([], "small"), (["--preset", "small-separate-critic"], "small-separate-critic")]
 )
 def test_train_preset_flag_reaches_the_config(tmp_path, monkeypatch, flags, expected):
-    import experiments.train.train_pipeline as train_pipeline
+    import tracking_by_trackers.experiments.train.train_pipeline as train_pipeline
 
     seen = {}
     monkeypatch.setattr(
@@ -116,7 +116,7 @@ def test_tbt_help_imports_neither_ray_nor_torch():
 
     code = (
         "import sys, contextlib, io\n"
-        "from experiments.cli import main\n"
+        "from tracking_by_trackers.experiments.cli import main\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help'])\n"
         "print(sorted(m for m in ('ray', 'torch', 'cv2', 'pandas') if m in sys.modules))\n"
@@ -128,7 +128,7 @@ def test_tbt_help_imports_neither_ray_nor_torch():
 def test_train_help_lists_every_setting_with_its_docstring(capsys, monkeypatch):
     from dataclasses import fields
 
-    from experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
 
     monkeypatch.setenv("COLUMNS", "300")
     with pytest.raises(SystemExit):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from policies.backbones import (
+from tracking_by_trackers.policies.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     RESNET18_IMAGENET_URL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from policies.student_export import load_student, save_student
-from policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.student_export import load_student, save_student
+from tracking_by_trackers.policies.student_model import StudentNetwork
 
 torch.set_num_threads(1)
 

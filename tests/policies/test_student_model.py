@@ -8,9 +8,9 @@ import pytest
 import torch
 from ray.rllib.core.columns import Columns
 
-from envs.sample_keys import GT_ACTION, MIN_SIGMA
-from policies.kdrl.torch.student_torch_rl_module import StudentTorchRLModule
-from policies.student_model import PRESETS, StudentNetwork, preset
+from tracking_by_trackers.envs.sample_keys import GT_ACTION, MIN_SIGMA
+from tracking_by_trackers.policies.kdrl.torch.student_torch_rl_module import StudentTorchRLModule
+from tracking_by_trackers.policies.student_model import PRESETS, StudentNetwork, preset
 
 # Two cores: one torch thread per process avoids oversubscription when tests run beside other work.
 torch.set_num_threads(1)

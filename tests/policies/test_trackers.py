@@ -17,19 +17,25 @@ import pytest
 import torch
 from torch import nn
 
-from envs.boxes import apply_action, clip_to_image
-from envs.datasets import load_dataset
-from policies.student_model import StudentNetwork
-from policies.trackers import TRAS, TRASFUST, TRAST, resolve_device, student_tracker_factory
-from policies.trackers import student_tracker as student_tracker_module
-from policies.trackers.factory import is_student_tracker_spec
-from policies.trackers.lstm_stream import LSTMStream
-from teachers.one_pass import track_sequence
-from teachers.opencv_trackers import make_opencv_tracker
-from teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
-from teachers.tracker import FusingTracker
 from tests.conftest import make_moving_square_sequence
 from tests.teachers.test_tracker import DriftingTracker
+from tracking_by_trackers.envs.boxes import apply_action, clip_to_image
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers import (
+    TRAS,
+    TRASFUST,
+    TRAST,
+    resolve_device,
+    student_tracker_factory,
+)
+from tracking_by_trackers.policies.trackers import student_tracker as student_tracker_module
+from tracking_by_trackers.policies.trackers.factory import is_student_tracker_spec
+from tracking_by_trackers.policies.trackers.lstm_stream import LSTMStream
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.opencv_trackers import make_opencv_tracker
+from tracking_by_trackers.teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
+from tracking_by_trackers.teachers.tracker import FusingTracker
 
 
 @pytest.fixture(autouse=True)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from envs.sequence import DatasetError
-from teachers.identity_tracker import IdentityTracker
-from teachers.one_pass import TrackingResult, track_sequence
-from teachers.results_store import has_result, read_result, result_file, write_result
-from teachers.tracker import BaseTracker
+from tracking_by_trackers.envs.sequence import DatasetError
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.one_pass import TrackingResult, track_sequence
+from tracking_by_trackers.teachers.results_store import has_result, read_result, result_file, write_result
+from tracking_by_trackers.teachers.tracker import BaseTracker
 
 
 class FailsOnFrameTwo(BaseTracker):

@@ -10,10 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from teachers import opencv_dnn_trackers
-from teachers.one_pass import track_sequence
-from teachers.opencv_dnn_trackers import DNN_TRACKER_KINDS, DNNTracker, find_model_files, make_dnn_tracker
-from teachers.tracker import Tracker
+from tracking_by_trackers.teachers import opencv_dnn_trackers
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.opencv_dnn_trackers import (
+    DNN_TRACKER_KINDS,
+    DNNTracker,
+    find_model_files,
+    make_dnn_tracker,
+)
+from tracking_by_trackers.teachers.tracker import Tracker
 
 CONVENTIONAL_FILES = {
     "nano": ["nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx"],

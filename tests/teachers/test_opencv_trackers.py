@@ -9,8 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from envs.boxes import iou
-from teachers.opencv_trackers import OPENCV_TRACKER_KINDS, OpenCVTracker, make_opencv_tracker
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.teachers.opencv_trackers import (
+    OPENCV_TRACKER_KINDS,
+    OpenCVTracker,
+    make_opencv_tracker,
+)
 
 HEIGHT, WIDTH, SIDE = 120, 160, 32
 
@@ -92,7 +96,7 @@ class _SpyTracker:
 
 
 def _with_spy(spy: _SpyTracker, kind: str = "csrt"):
-    return mock.patch.dict("teachers.opencv_trackers._FACTORIES", {kind: lambda: spy})
+    return mock.patch.dict("tracking_by_trackers.teachers.opencv_trackers._FACTORIES", {kind: lambda: spy})
 
 
 def test_rgb_frames_reach_opencv_as_bgr(square_video):

@@ -4,10 +4,10 @@ import pickle
 
 import pytest
 
-from teachers.identity_tracker import IdentityTracker
-from teachers.registry import make_tracker, parse_tracker_specs, tracker_factory
-from teachers.results_teacher import ResultsTeacher
-from teachers.scripted_teachers import NoisyGroundTruthTeacher
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.registry import make_tracker, parse_tracker_specs, tracker_factory
+from tracking_by_trackers.teachers.results_teacher import ResultsTeacher
+from tracking_by_trackers.teachers.scripted_teachers import NoisyGroundTruthTeacher
 
 
 def test_built_in_names_give_fresh_trackers():
@@ -24,7 +24,7 @@ def test_specs_keep_order_and_factories_pickle_for_ray(tmp_path):
 
 
 def test_plug_in_point_imports_any_callable():
-    name, factory = tracker_factory("teachers.scripted_teachers:NoisyGroundTruthTeacher")
+    name, factory = tracker_factory("tracking_by_trackers.teachers.scripted_teachers:NoisyGroundTruthTeacher")
     tracker = factory()
     # The spec's name, not the object's own ("noisy_gt"): the one its results are stored under.
     assert name == tracker.name == "NoisyGroundTruthTeacher"
@@ -42,7 +42,7 @@ def test_plug_in_point_imports_any_callable():
         ("nano", {}, "give the folder of its model files"),
         ("nano", {"model_dir": "/nonexistent"}, "nanotrack_backbone_sim.onnx"),
         ("no.such.module:thing", {}, "cannot import tracker plug-in 'no.such.module:thing'"),
-        ("teachers.registry:RESULTS_PREFIX", {}, "is not callable"),
+        ("tracking_by_trackers.teachers.registry:RESULTS_PREFIX", {}, "is not callable"),
     ],
 )
 def test_bad_specs_are_clear_errors(specs, kwargs, message):

@@ -8,10 +8,10 @@ import logging
 import numpy as np
 import pytest
 
-from envs.sequence import DatasetError
-from teachers.one_pass import track_sequence
-from teachers.results_store import read_result, result_file
-from teachers.results_teacher import ResultsTeacher
+from tracking_by_trackers.envs.sequence import DatasetError
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.results_store import read_result, result_file
+from tracking_by_trackers.teachers.results_teacher import ResultsTeacher
 
 STORED_TRACKERS = ("ECO", "MDNet", "SiamFC", "MEEM", "MUSTer", "STRUCK")
 OTB_SEQUENCES = ("Couple", "Crossing", "Football1")
@@ -21,7 +21,7 @@ FRAME_ZERO_OFF_GT = {("STRUCK", "Crossing"), ("STRUCK", "Football1")}
 
 @pytest.fixture(scope="module")
 def otb_sequences(shared_data):
-    from envs.datasets import load_dataset
+    from tracking_by_trackers.envs.datasets import load_dataset
 
     return {sequence.name: sequence for sequence in load_dataset(f"otb:{shared_data / 'otb'}")}
 
@@ -38,7 +38,7 @@ def test_every_stored_tracker_folder_is_covered(shared_data):
 def test_replay_reproduces_the_stored_boxes(tracker, sequence_name, shared_data, otb_sequences, caplog):
     sequence = otb_sequences[sequence_name]
     stored = read_result(shared_data / "results", "OTB", tracker, sequence_name)
-    with caplog.at_level(logging.WARNING, logger="teachers.results_teacher"):
+    with caplog.at_level(logging.WARNING, logger="tracking_by_trackers.teachers.results_teacher"):
         result = track_sequence(ResultsTeacher(shared_data / "results", tracker), sequence)
     assert caplog.records == []
     if (tracker, sequence_name) in FRAME_ZERO_OFF_GT:
@@ -88,7 +88,7 @@ def test_an_init_box_far_from_the_stored_one_is_warned_about_not_refused(tmp_pat
     boxes = moving_square.gt_boxes.copy()
     boxes[0, :2] += 15
     _store(tmp_path, boxes)
-    with caplog.at_level(logging.WARNING, logger="teachers.results_teacher"):
+    with caplog.at_level(logging.WARNING, logger="tracking_by_trackers.teachers.results_teacher"):
         result = track_sequence(ResultsTeacher(tmp_path, "fake"), moving_square)
     assert "stored frame-0 box" in caplog.text and "test/square0" in caplog.text
     assert result.ok.all()

@@ -11,11 +11,15 @@ import textwrap
 import numpy as np
 import pytest
 
-from envs.boxes import iou
-from envs.sequence import Sequence
-from teachers.one_pass import track_sequence
-from teachers.scripted_teachers import FAILURE_MODES, FailingTeacher, NoisyGroundTruthTeacher
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.scripted_teachers import (
+    FAILURE_MODES,
+    FailingTeacher,
+    NoisyGroundTruthTeacher,
+)
 
 AT_FRAME = 5
 
@@ -45,8 +49,8 @@ def test_noisy_teacher_gives_the_same_boxes_in_another_process(moving_square, tm
     output = tmp_path / "boxes.npy"
     script = f"""
         import numpy as np
-        from teachers.one_pass import track_sequence
-        from teachers.scripted_teachers import NoisyGroundTruthTeacher
+        from tracking_by_trackers.teachers.one_pass import track_sequence
+        from tracking_by_trackers.teachers.scripted_teachers import NoisyGroundTruthTeacher
         from tests.conftest import make_moving_square_sequence
         result = track_sequence(NoisyGroundTruthTeacher(seed=3), make_moving_square_sequence())
         np.save({str(output)!r}, result.boxes)
@@ -117,8 +121,8 @@ def test_init_failure_fails_every_frame(moving_square):
 
 def test_crash_kills_the_whole_process_at_its_frame():
     script = f"""
-        from teachers.one_pass import track_sequence
-        from teachers.scripted_teachers import FailingTeacher
+        from tracking_by_trackers.teachers.one_pass import track_sequence
+        from tracking_by_trackers.teachers.scripted_teachers import FailingTeacher
         from tests.conftest import make_moving_square_sequence
         teacher = FailingTeacher("crash", at_frame={AT_FRAME})
         # Frames 0 to {AT_FRAME - 1} only: the crash frame is never reached.

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from teachers.one_pass import track_sequence
-from teachers.registry import make_tracker
-from teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
-from teachers.teacher_pool import TeacherPool
-from teachers.transfer_store import COLUMNS, TransferSetStore
 from tests.conftest import REPO_ROOT, make_moving_square_sequence
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.registry import make_tracker
+from tracking_by_trackers.teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
+from tracking_by_trackers.teachers.teacher_pool import TeacherPool
+from tracking_by_trackers.teachers.transfer_store import COLUMNS, TransferSetStore
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_a_killed_build_resumes_without_redoing_finished_work(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "experiments.cli",
+        "tracking_by_trackers.experiments.cli",
         "teachers",
         "run",
         "--dataset",
@@ -104,7 +104,7 @@ def test_a_killed_build_resumes_without_redoing_finished_work(tmp_path):
 def test_an_unreadable_frame_skips_that_video_with_a_logged_error(ray_session, videos, tmp_path, caplog):
     import cv2
 
-    from envs.sequence import ImageFiles, Sequence
+    from tracking_by_trackers.envs.sequence import ImageFiles, Sequence
 
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -141,7 +141,7 @@ def test_actors_that_find_no_room_hold_no_job_and_the_build_finishes_on_those_th
 
 
 def test_the_default_size_counts_the_cpus_a_later_stage_asks_for(ray_session):
-    from teachers.teacher_pool import default_pool_size
+    from tracking_by_trackers.teachers.teacher_pool import default_pool_size
 
     assert default_pool_size() == 2  # the session's CPUs
     assert default_pool_size(num_cpus_per_actor=0.5) == 4

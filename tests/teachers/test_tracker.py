@@ -12,13 +12,13 @@ import pickle
 import numpy as np
 import pytest
 
-from teachers.identity_tracker import IdentityTracker
-from teachers.one_pass import track_sequence
-from teachers.opencv_trackers import OPENCV_TRACKER_KINDS
-from teachers.registry import make_tracker, tracker_factory
-from teachers.results_teacher import ResultsTeacher
-from teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
-from teachers.tracker import BaseTracker, FusingTracker, PluginTracker, Tracker
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.opencv_trackers import OPENCV_TRACKER_KINDS
+from tracking_by_trackers.teachers.registry import make_tracker, tracker_factory
+from tracking_by_trackers.teachers.results_teacher import ResultsTeacher
+from tracking_by_trackers.teachers.scripted_teachers import FailingTeacher, NoisyGroundTruthTeacher
+from tracking_by_trackers.teachers.tracker import BaseTracker, FusingTracker, PluginTracker, Tracker
 
 PLUGINS = "tests.teachers.test_tracker"
 
@@ -130,6 +130,6 @@ def test_an_object_that_is_not_a_tracker_is_named_with_what_it_lacks(moving_squa
     with pytest.raises(
         TypeError,
         match=r"the tracker given to track_sequence \(DriftingTracker\) is not a Tracker: it has no name, "
-        r"last_ok, prepare, close; subclass teachers.tracker.BaseTracker",
+        r"last_ok, prepare, close; subclass tracking_by_trackers.teachers.tracker.BaseTracker",
     ):
         track_sequence(DriftingTracker(), moving_square)

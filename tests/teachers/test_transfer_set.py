@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.boxes import iou
-from envs.datasets import load_dataset
-from envs.sequence import DatasetError
-from envs.tracking_env import TrackingEnv
-from teachers.transfer_set import (
+from tests.conftest import REPO_ROOT, make_moving_square_sequence
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.envs.sequence import DatasetError
+from tracking_by_trackers.envs.tracking_env import TrackingEnv
+from tracking_by_trackers.teachers.transfer_set import (
     ALL_TEACHERS,
     CLIP_COLUMNS,
     KEPT_COLUMNS,
@@ -24,8 +25,7 @@ from teachers.transfer_set import (
     kept_trajectories,
     table1,
 )
-from teachers.transfer_store import COLUMNS, TransferSetStore
-from tests.conftest import REPO_ROOT, make_moving_square_sequence
+from tracking_by_trackers.teachers.transfer_store import COLUMNS, TransferSetStore
 
 NAN = float("nan")
 SYNTHETIC_SPEC = "synthetic:videos=2,frames=48,seed=0"
@@ -177,7 +177,7 @@ def test_clips_are_deterministic_and_independent_of_other_trajectories():
 def test_clip_placement_does_not_depend_on_the_python_process():
     script = (
         "from tests.teachers.test_transfer_set import kept_of_lengths\n"
-        "from teachers.transfer_set import cut_clips\n"
+        "from tracking_by_trackers.teachers.transfer_set import cut_clips\n"
         "print(cut_clips(kept_of_lengths({'a': 90, 'b': 120}), seed=3)['start'].tolist())"
     )
     outputs = {

@@ -5,9 +5,9 @@ Batch layout (stateful module, after ``AddOneTsToEpisodesAndTruncate`` and
 ``[B, T, 4]``), the last valid position of a row (``seq_lens − 1``) is the appended bootstrap step and
 ``loss_mask`` is False there and on padding. A chunk holds t_max steps, or t_max + 1 when some sub-env of
 the runner reset during the fragment (RLlib does not count a reset as a step), so ``max_seq_len`` is
-``t_max + 2`` (``policies.kdrl.kdrl.max_seq_len_for``). A longer chunk is split over two rows; the step at the
+``t_max + 2`` (``tracking_by_trackers.policies.kdrl.kdrl.max_seq_len_for``). A longer chunk is split over two rows; the step at the
 end of the first has no return there and gets no actor-critic loss
-(``policies.kdrl.kdrl_losses.n_step_returns``). The ``role`` column (``envs.sample_keys.ROLE``) says which loss a
+(``tracking_by_trackers.policies.kdrl.kdrl_losses.n_step_returns``). The ``role`` column (``tracking_by_trackers.envs.sample_keys.ROLE``) says which loss a
 row's steps get:
 
 * teacher-distilling rows: ``masked_l1_distillation(μ, a^(T), r^(T), r, m)``;
@@ -35,7 +35,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
-from envs.sample_keys import (
+from tracking_by_trackers.envs.sample_keys import (
     GT_ACTION,
     MIN_SIGMA,
     ROLE,
@@ -45,7 +45,7 @@ from envs.sample_keys import (
     TEACHER_ACTION,
     TEACHER_REWARD,
 )
-from policies.kdrl.kdrl_learner import (
+from tracking_by_trackers.policies.kdrl.kdrl_learner import (
     DISTILLATION_LOSS,
     GT_L1,
     GT_LOSS,
@@ -61,7 +61,7 @@ from policies.kdrl.kdrl_learner import (
     VALUE_LOSS,
     KDRLLearner,
 )
-from policies.kdrl.kdrl_losses import (
+from tracking_by_trackers.policies.kdrl.kdrl_losses import (
     actor_critic_loss,
     autonomous_sigma,
     gaussian_log_prob,
@@ -91,7 +91,7 @@ class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
     def set_learning_rate(self, lr: float) -> None:
         """Pin every optimizer's learning rate to ``lr`` from now on.
 
-        :class:`~policies.kdrl.kdrl.KDRL` anneals the rate over its budget (``policies.kdrl.lr_schedule``) and calls
+        :class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRL` anneals the rate over its budget (``tracking_by_trackers.policies.kdrl.lr_schedule``) and calls
         this through ``foreach_learner`` after every iteration: RLlib's own schedules count env steps, which
         a time budget cannot name in advance (docs/rllib.md, *The optimiser*).
         """

@@ -1,7 +1,7 @@
 """The student network as a stateful RLlib (new API stack) ``TorchRLModule`` with a value function.
 
 Batch layout (RLlib adds the time dim for stateful modules): ``Columns.OBS`` is uint8
-``(B, T, 2, S, S, 3)`` (normalisation happens inside :class:`policies.student_model.StudentNetwork`),
+``(B, T, 2, S, S, 3)`` (normalisation happens inside :class:`tracking_by_trackers.policies.student_model.StudentNetwork`),
 ``Columns.STATE_IN`` is ``{"h": (B, H), "c": (B, H)}``; ``get_initial_state()`` is unbatched ``(H,)``, with H
 the network's ``state_width``.
 
@@ -9,23 +9,23 @@ Action distribution: RLlib's default diagonal Gaussian for a Box action space (`
 fed ``ACTION_DIST_INPUTS = concat(μ, log σ)`` of shape ``(B, T, 8)``. The σ rule of KD-RL (docs/method.md,
 *Autonomous students*):
 
-- when the batch carries the ground-truth action column ``envs.sample_keys.GT_ACTION`` (``(B, T, 4)``),
+- when the batch carries the ground-truth action column ``tracking_by_trackers.envs.sample_keys.GT_ACTION`` (``(B, T, 4)``),
   ``σ = max(|μ.detach() − a_gt|, MIN_SIGMA)``: the policy explores more where it is further from the
   ground truth, and the detach keeps σ out of the gradient (it is a schedule, not a learnt output);
-- except on the steps of distilling students (the ``role`` column, ``envs.sample_keys.ROLE``), and
+- except on the steps of distilling students (the ``role`` column, ``tracking_by_trackers.envs.sample_keys.ROLE``), and
   without a ground-truth action (deployment, plain inference): there σ = ``MIN_SIGMA``, so sampling
   returns μ to within 1e-3 and the log-probabilities stay finite.
 
 A module-to-env connector cannot set σ (the action is sampled before custom pieces run), which is why σ
 is computed here, where both runner and learner compute it the same way (docs/rllib.md, *The student module*).
 
-``model_config`` keys: ``"preset"`` (a key of :data:`policies.student_model.PRESETS`, default
+``model_config`` keys: ``"preset"`` (a key of :data:`tracking_by_trackers.policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with any field of
-:class:`~policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
+:class:`~tracking_by_trackers.policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
 the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"imagenet_weights"``
 (a torchvision ``resnet18`` state-dict file for the ResNet-18 backbone, read from this local path:
 nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which ``KDRLConfig`` derives from t_max
-(``policies.kdrl.kdrl.max_seq_len_for``).
+(``tracking_by_trackers.policies.kdrl.kdrl.max_seq_len_for``).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.annotations import override
 
-from envs.sample_keys import GT_ACTION, MIN_SIGMA, ROLE, ROLE_AUTONOMOUS
-from policies.student_model import StudentNetwork, StudentPreset, preset
+from tracking_by_trackers.envs.sample_keys import GT_ACTION, MIN_SIGMA, ROLE, ROLE_AUTONOMOUS
+from tracking_by_trackers.policies.student_model import StudentNetwork, StudentPreset, preset
 
 __all__ = ["DEFAULT_PRESET", "StudentTorchRLModule", "student_config"]
 

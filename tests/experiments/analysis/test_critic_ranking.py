@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.boxes import iou
-from envs.datasets import load_dataset
-from experiments.analysis.critic_ranking import critic_ranking, lost_box_preference, student_values
-from policies.student_model import StudentNetwork
+from tracking_by_trackers.envs.boxes import iou
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.analysis.critic_ranking import (
+    critic_ranking,
+    lost_box_preference,
+    student_values,
+)
+from tracking_by_trackers.policies.student_model import StudentNetwork
 
 
 @pytest.fixture(scope="module")

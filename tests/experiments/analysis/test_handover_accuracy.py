@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.analysis.handover_accuracy import coincident_states, handover_accuracy, lost_member_accuracy
+from tracking_by_trackers.experiments.analysis.handover_accuracy import (
+    coincident_states,
+    handover_accuracy,
+    lost_member_accuracy,
+)
 
 TARGET = np.array([10.0, 10.0, 10.0, 10.0])
 ON = TARGET.copy()  # IoU 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.analysis.trast_gap import GAP_PARTS, gap_parts
+from tracking_by_trackers.experiments.analysis.trast_gap import GAP_PARTS, gap_parts
 
 
 def test_the_gap_is_split_by_where_the_student_and_the_teacher_stood():

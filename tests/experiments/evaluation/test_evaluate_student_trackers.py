@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.datasets import load_dataset
-from experiments.cli import main
-from experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
-from experiments.evaluation.member_choices import read_choices
-from experiments.evaluation.ope_metrics import pool_frames, score_sequence
-from teachers.results_store import read_result
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.cli import main
+from tracking_by_trackers.experiments.evaluation.evaluate import evaluate_trackers, parse_evaluation_trackers
+from tracking_by_trackers.experiments.evaluation.member_choices import read_choices
+from tracking_by_trackers.experiments.evaluation.ope_metrics import pool_frames, score_sequence
+from tracking_by_trackers.teachers.results_store import read_result
 
 DATASET = "synthetic:videos=2,frames=16,seed=5"
 TRACKERS = "tras,trast:kcf,trasfust:kcf+mosse,kcf,mosse"
@@ -77,7 +77,7 @@ def test_evaluate_with_student_trackers_writes_results_choices_and_a_report(
 
 
 def _oracle(results, sequence, members):
-    from experiments.evaluation.report import oracle_boxes
+    from tracking_by_trackers.experiments.evaluation.report import oracle_boxes
 
     boxes = np.stack([read_result(results, sequence.benchmark, t, sequence.name).boxes for t in members])
     return oracle_boxes(boxes, sequence.gt_boxes)
@@ -119,7 +119,7 @@ def test_the_ray_backend_stores_what_the_threads_backend_stores(ray_session, tmp
 def test_validation_as_ray_tasks_scores_what_validation_in_threads_scores(
     ray_session, tmp_path, exported_student
 ):
-    from experiments.train.checkpoint_validation import CheckpointValidator
+    from tracking_by_trackers.experiments.train.checkpoint_validation import CheckpointValidator
 
     sequences = load_dataset("synthetic:videos=2,frames=12,seed=3")
     teachers, _ = parse_evaluation_trackers("kcf,mosse")

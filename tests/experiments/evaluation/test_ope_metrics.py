@@ -12,8 +12,8 @@ from got10k.utils import metrics as toolkit_metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.boxes import center_error, iou, normalized_center_error
-from experiments.evaluation import ope_metrics as om
+from tracking_by_trackers.envs.boxes import center_error, iou, normalized_center_error
+from tracking_by_trackers.experiments.evaluation import ope_metrics as om
 
 GT_BOX = [0.0, 0.0, 10.0, 10.0]
 IMAGE_WH = (640.0, 480.0)

@@ -4,10 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from envs.sequence import DatasetError
-from experiments.evaluation.member_choices import member_share_table, member_shares, write_choices
-from experiments.evaluation.ope_metrics import POOL_FRAMES, score_sequence
-from experiments.evaluation.report import (
+from tracking_by_trackers.envs.sequence import DatasetError
+from tracking_by_trackers.experiments.evaluation.member_choices import (
+    member_share_table,
+    member_shares,
+    write_choices,
+)
+from tracking_by_trackers.experiments.evaluation.ope_metrics import POOL_FRAMES, score_sequence
+from tracking_by_trackers.experiments.evaluation.report import (
     ORACLE,
     markdown_table,
     oracle_boxes,
@@ -16,8 +20,8 @@ from experiments.evaluation.report import (
     score_results,
     write_report,
 )
-from teachers.one_pass import TrackingResult
-from teachers.results_store import write_result
+from tracking_by_trackers.teachers.one_pass import TrackingResult
+from tracking_by_trackers.teachers.results_store import write_result
 
 
 def test_oracle_takes_the_best_box_of_each_frame():

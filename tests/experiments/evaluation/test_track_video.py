@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.evaluation.track_video import open_frames, track_video
-from teachers.registry import tracker_factory
 from tests.conftest import make_moving_square_sequence
+from tracking_by_trackers.experiments.cli import main
+from tracking_by_trackers.experiments.evaluation.track_video import open_frames, track_video
+from tracking_by_trackers.teachers.registry import tracker_factory
 
 FRAMES = 14
 # Two cores: the trackers' teacher threads beside torch's own pool would oversubscribe them.

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from envs.datasets import load_dataset
-from experiments.evaluation.evaluate import evaluate_trackers
-from experiments.evaluation.ope_metrics import pool_frames, score_sequence
-from experiments.train.checkpoint_validation import CheckpointValidator, validate_tras
-from policies.student_model import StudentNetwork
-from policies.trackers import TRAS
-from teachers.identity_tracker import IdentityTracker
-from teachers.one_pass import track_sequence
-from teachers.scripted_teachers import NoisyGroundTruthTeacher
+from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.evaluation.evaluate import evaluate_trackers
+from tracking_by_trackers.experiments.evaluation.ope_metrics import pool_frames, score_sequence
+from tracking_by_trackers.experiments.train.checkpoint_validation import CheckpointValidator, validate_tras
+from tracking_by_trackers.policies.student_model import StudentNetwork
+from tracking_by_trackers.policies.trackers import TRAS
+from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
+from tracking_by_trackers.teachers.one_pass import track_sequence
+from tracking_by_trackers.teachers.scripted_teachers import NoisyGroundTruthTeacher
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,13 @@ import re
 
 import pytest
 
-from experiments.train.train_config import REMOVED_SETTINGS, ConfigError, TrainConfig, load_config_file
 from tests.conftest import REPO_ROOT
+from tracking_by_trackers.experiments.train.train_config import (
+    REMOVED_SETTINGS,
+    ConfigError,
+    TrainConfig,
+    load_config_file,
+)
 
 CONFIGS = sorted((REPO_ROOT / "configs" / "experiments").glob("*.yaml"))
 

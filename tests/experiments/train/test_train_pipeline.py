@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
-from experiments.train.train_config import ConfigError, TrainConfig, load_config_file
-from experiments.train.train_report import bar_checks
+from tracking_by_trackers.experiments.cli import main
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig, load_config_file
+from tracking_by_trackers.experiments.train.train_report import bar_checks
 
 
 def test_config_precedence_and_checks(tmp_path):
@@ -118,7 +118,7 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
     summary = (report / "summary.md").read_text()
     assert "## The bar" in summary and "TRAS AO >= identity AO + 0.15" in summary
 
-    from policies.student_export import load_student
+    from tracking_by_trackers.policies.student_export import load_student
 
     assert load_student(report / "student.pt").config.backbone == "small"
 
@@ -156,7 +156,7 @@ def test_an_earlier_runs_config_with_removed_settings_loads_only_where_they_were
 
 
 def test_scale_settings_reach_the_algorithm_config(tmp_path):
-    from experiments.train.student_training import build_algorithm_config
+    from tracking_by_trackers.experiments.train.student_training import build_algorithm_config
 
     config = TrainConfig(
         num_env_runners=6,
@@ -188,9 +188,9 @@ def test_scale_settings_reach_the_algorithm_config(tmp_path):
 
 
 def test_the_budget_and_the_learning_rate_schedule_are_the_algorithms(tmp_path):
-    """The cosine and the budget run in the algorithm (``policies.kdrl.lr_schedule``), so ``tbt train`` and a
+    """The cosine and the budget run in the algorithm (``tracking_by_trackers.policies.kdrl.lr_schedule``), so ``tbt train`` and a
     Tune trial built from the same settings anneal the same way."""
-    from experiments.train.student_training import build_algorithm_config
+    from tracking_by_trackers.experiments.train.student_training import build_algorithm_config
 
     config = TrainConfig(lr=1e-3, final_lr_fraction=0.05, iterations=100, train_minutes=10.0).validate()
     schedule = build_algorithm_config(config, tmp_path).budget_schedule()
@@ -205,7 +205,10 @@ def test_the_budget_and_the_learning_rate_schedule_are_the_algorithms(tmp_path):
 
 
 def test_a_validation_file_from_before_trast_and_trasfust_were_validated_gets_their_columns(tmp_path):
-    from experiments.train.student_training import VALIDATION_COLUMNS, _start_validation_file
+    from tracking_by_trackers.experiments.train.student_training import (
+        VALIDATION_COLUMNS,
+        _start_validation_file,
+    )
 
     path = tmp_path / "validation.csv"
     path.write_text("iteration,validation_ao,train_s\n300,0.25,61.0\n")
@@ -224,8 +227,8 @@ def test_a_validation_file_from_before_trast_and_trasfust_were_validated_gets_th
 def test_the_envs_of_one_runner_share_one_clip_source(tmp_path, monkeypatch):
     """Every env calls the config's clip-source partial; the transfer set is read once per process, not
     once per env (16 reads of the store cost the default run's env runner 40 s of setup)."""
-    from experiments.train import student_training
-    from teachers.transfer_set import TransferSetClipSource
+    from tracking_by_trackers.experiments.train import student_training
+    from tracking_by_trackers.teachers.transfer_set import TransferSetClipSource
 
     reads = []
     monkeypatch.setattr(
@@ -269,8 +272,8 @@ def test_the_paper_preset_without_imagenet_weights_is_refused(tmp_path, capsys, 
 
 
 def test_shared_videos_between_two_datasets_are_named():
-    from experiments.train.train_pipeline import shared_split_warnings
     from tests.conftest import make_moving_square_sequence
+    from tracking_by_trackers.experiments.train.train_pipeline import shared_split_warnings
 
     square = [make_moving_square_sequence(num_frames=10, seed=seed) for seed in range(4)]
     config = TrainConfig(dataset="otb:a", validation_dataset="otb:b", test_dataset="otb:b")
@@ -306,9 +309,9 @@ def test_shared_videos_between_two_datasets_are_named():
 
 
 def test_tbt_train_warns_when_validation_and_test_are_one_dataset(tmp_path, monkeypatch, caplog):
-    import cluster.ray_runtime
-    import experiments.train.train_pipeline as train_pipeline
-    from experiments.train.train_pipeline import run_training_pipeline
+    import tracking_by_trackers.cluster.ray_runtime as ray_runtime
+    import tracking_by_trackers.experiments.train.train_pipeline as train_pipeline
+    from tracking_by_trackers.experiments.train.train_pipeline import run_training_pipeline
 
     class StopAfterTheVideos(Exception):
         pass
@@ -317,25 +320,31 @@ def test_tbt_train_warns_when_validation_and_test_are_one_dataset(tmp_path, monk
         raise StopAfterTheVideos
 
     # Ray is not needed up to the videos: no cluster, no GPU check, threads for the evaluations.
-    monkeypatch.setattr(cluster.ray_runtime, "init_ray", lambda *args, **kwargs: None)
+    monkeypatch.setattr(ray_runtime, "init_ray", lambda *args, **kwargs: None)
     monkeypatch.setattr(train_pipeline, "check_run_gpus", lambda config: None)
     monkeypatch.setattr(train_pipeline, "evaluation_backend", lambda: "threads")
     monkeypatch.setattr(train_pipeline, "run_teachers", stop)
     spec = "synthetic:videos=2,frames=12,seed=7"
     config = TrainConfig.quick(validation_dataset=spec, test_dataset=spec)
     with (
-        caplog.at_level("WARNING", logger="experiments.train.train_pipeline"),
+        caplog.at_level("WARNING", logger="tracking_by_trackers.experiments.train.train_pipeline"),
         pytest.raises(StopAfterTheVideos),
     ):
         run_training_pipeline(config, tmp_path / "run")
-    assert [r.getMessage() for r in caplog.records if r.name == "experiments.train.train_pipeline"] == [
+    assert [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tracking_by_trackers.experiments.train.train_pipeline"
+    ] == [
         f"validation_dataset and test_dataset are the same dataset ({spec}): the checkpoint would be chosen on "
         "the test videos"
     ]
     caplog.clear()
     with (
-        caplog.at_level("WARNING", logger="experiments.train.train_pipeline"),
+        caplog.at_level("WARNING", logger="tracking_by_trackers.experiments.train.train_pipeline"),
         pytest.raises(StopAfterTheVideos),
     ):
         run_training_pipeline(TrainConfig.quick(), tmp_path / "default", resume=False)
-    assert not [r for r in caplog.records if r.name == "experiments.train.train_pipeline"]
+    assert not [
+        r for r in caplog.records if r.name == "tracking_by_trackers.experiments.train.train_pipeline"
+    ]

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from experiments.train.train_config import ConfigError, TrainConfig
-from experiments.train.training_loggers import (
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.train.training_loggers import (
     TAG_PREFIX,
     TENSORBOARD,
     TrainingLoggers,

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from experiments.tune.tune_results import SCORE_MEAN, SCORE_SPREAD, configurations_table
+from tracking_by_trackers.experiments.tune.tune_results import SCORE_MEAN, SCORE_SPREAD, configurations_table
 
 
 def test_seeds_of_a_configuration_are_ranked_together_by_their_mean_score():

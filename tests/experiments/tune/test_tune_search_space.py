@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from ray import tune
 
-from experiments.train.train_config import ConfigError, TrainConfig
-from experiments.tune.tune_search_space import (
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.tune.tune_search_space import (
     DEFAULT_SEARCH_SPACE,
     parse_values,
     search_space,
@@ -18,7 +18,7 @@ from experiments.tune.tune_search_space import (
     teacher_pools,
     teachers_union,
 )
-from experiments.tune.tune_sweep import (
+from tracking_by_trackers.experiments.tune.tune_sweep import (
     SweepSettings,
     add_tune_arguments,
     build_scheduler,

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from experiments.train.checkpoint_validation import SCORE
-from experiments.train.train_config import TrainConfig, load_config_file
-from experiments.tune.tune_results import (
+from tracking_by_trackers.experiments.train.checkpoint_validation import SCORE
+from tracking_by_trackers.experiments.train.train_config import TrainConfig, load_config_file
+from tracking_by_trackers.experiments.tune.tune_results import (
     BEST,
     BEST_CONFIG,
     BEST_STUDENT,
@@ -26,8 +26,13 @@ from experiments.tune.tune_results import (
     RESULTS_MD,
     TRIALS_CSV,
 )
-from experiments.tune.tune_sweep import add_tune_arguments, run_sweep, run_tune, settings_from_args
-from policies.student_export import load_student
+from tracking_by_trackers.experiments.tune.tune_sweep import (
+    add_tune_arguments,
+    run_sweep,
+    run_tune,
+    settings_from_args,
+)
+from tracking_by_trackers.policies.student_export import load_student
 
 # Tiny and easy: 4 videos of 30 frames for the teachers, 2 of 20 for validation; one learner in each
 # trial's driver and no env-runner actor (1 CPU per trial, so two trials run side by side on 2 cores).

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from experiments.train.checkpoint_validation import AO_KEYS, SCORE, validate_tras
-from experiments.train.train_config import ConfigError, TrainConfig
-from experiments.tune.tune_trainable import (
+from tracking_by_trackers.experiments.train.checkpoint_validation import AO_KEYS, SCORE, validate_tras
+from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig
+from tracking_by_trackers.experiments.tune.tune_trainable import (
     PARTNERS_KEY,
     PLACEMENT_STRATEGY_KEY,
     TRANSFER_SET_ROOT_KEY,
@@ -19,9 +19,12 @@ from experiments.tune.tune_trainable import (
     SweepKDRL,
     algorithm_config_for_trial,
 )
-from experiments.tune.validation_callback import VALIDATION_ITERATION, CheckpointValidationCallback
-from policies.kdrl.student_env import CURRICULUM_KEY
-from policies.student_model import StudentNetwork
+from tracking_by_trackers.experiments.tune.validation_callback import (
+    VALIDATION_ITERATION,
+    CheckpointValidationCallback,
+)
+from tracking_by_trackers.policies.kdrl.student_env import CURRICULUM_KEY
+from tracking_by_trackers.policies.student_model import StudentNetwork
 
 VALIDATION = "synthetic:videos=1,frames=8,difficulty=0.3,seed=2"
 
@@ -98,7 +101,7 @@ def test_validation_runs_every_n_iterations_and_at_the_budgets_end_and_is_carrie
         reported.append(result)
     # The first iteration, every 3rd, and the last one of the budget.
     assert [r[VALIDATION_ITERATION] for r in reported] == [1, 1, 3, 3, 5]
-    from envs.datasets import load_dataset
+    from tracking_by_trackers.envs.datasets import load_dataset
 
     expected = validate_tras(network, load_dataset(VALIDATION))
     for result in reported:

@@ -1,12 +1,12 @@
-"""The student env's infos and the connectors' batch columns are the ones ``envs.sample_keys`` declares."""
+"""The student env's infos and the connectors' batch columns are the ones ``tracking_by_trackers.envs.sample_keys`` declares."""
 
 from __future__ import annotations
 
 import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from envs.clip_sources import SequenceClipSource, synthetic_clip_source
-from envs.sample_keys import (
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from tracking_by_trackers.envs.sample_keys import (
     MODULE_BATCH_COLUMNS,
     NO_TEACHER_REWARD,
     ROLE,
@@ -17,8 +17,8 @@ from envs.sample_keys import (
     TRACKING_INFO_KEYS,
     TRAIN_BATCH_COLUMNS,
 )
-from policies.kdrl.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
-from policies.kdrl.student_env import make_kdrl_env
+from tracking_by_trackers.policies.kdrl.connectors import AddGTActionToModuleBatch, AddKDRLColumnsToTrainBatch
+from tracking_by_trackers.policies.kdrl.student_env import make_kdrl_env
 
 _STAY = np.zeros(4, np.float32)
 

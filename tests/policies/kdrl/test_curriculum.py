@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.kdrl.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
+from tracking_by_trackers.policies.kdrl.curriculum import DEFAULT_SCHEDULE, EpisodeLengthCurriculum
 
 
 def _curriculum(**kwargs) -> EpisodeLengthCurriculum:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from envs.clip_sources import SequenceClipSource, synthetic_clip_source
-from envs.sample_keys import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL
-from policies.kdrl.kdrl import KDRL, KDRLConfig
-from policies.kdrl.kdrl_metrics import summarize
-from policies.kdrl.student_env import DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
-from policies.student_export import ExportError, export_student, load_student
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from tracking_by_trackers.envs.sample_keys import ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL
+from tracking_by_trackers.policies.kdrl.kdrl import KDRL, KDRLConfig
+from tracking_by_trackers.policies.kdrl.kdrl_metrics import summarize
+from tracking_by_trackers.policies.kdrl.student_env import DISTIL_FRACTION_KEY, ENV_NAME, make_kdrl_env
+from tracking_by_trackers.policies.student_export import ExportError, export_student, load_student
 
 CROP = 64
 
@@ -41,8 +41,8 @@ def _config(difficulty: float = 0.5, **training) -> KDRLConfig:
 
 
 def test_defaults_are_the_shared_hyperparameters_and_the_papers_choices():
-    from experiments.train.train_config import TrainConfig
-    from policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS
+    from tracking_by_trackers.experiments.train.train_config import TrainConfig
+    from tracking_by_trackers.policies.kdrl.kdrl_hyperparameters import HYPERPARAMETERS
 
     config = KDRLConfig()
     train = TrainConfig()
@@ -71,7 +71,7 @@ def test_defaults_are_the_shared_hyperparameters_and_the_papers_choices():
 
 
 def test_validate_rejects_inconsistent_settings():
-    # t_max + 1 no longer fits a fragment in which some sub-env reset (policies.kdrl.kdrl.max_seq_len_for).
+    # t_max + 1 no longer fits a fragment in which some sub-env reset (tracking_by_trackers.policies.kdrl.kdrl.max_seq_len_for).
     with pytest.raises(
         ValueError, match=r"max_seq_len'\] \(6\) must be at least rollout_fragment_length \+ 2 \(7\)"
     ):
@@ -101,7 +101,7 @@ def test_env_creator_tags_role_on_every_info():
 
 
 def _train(algo, iterations: int) -> list[dict[str, float]]:
-    """Per-iteration summaries (``policies.kdrl.kdrl_metrics.summarize``; NaN where not reported)."""
+    """Per-iteration summaries (``tracking_by_trackers.policies.kdrl.kdrl_metrics.summarize``; NaN where not reported)."""
     return [summarize(algo.train()) for _ in range(iterations)]
 
 

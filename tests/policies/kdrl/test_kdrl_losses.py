@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from policies.kdrl.kdrl_losses import (
+from tracking_by_trackers.policies.kdrl.kdrl_losses import (
     actor_critic_loss,
     autonomous_sigma,
     gaussian_log_prob,

@@ -18,13 +18,13 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-import policies.kdrl.torch.kdrl_torch_learner as kdrl_torch_learner
-from envs.clip_sources import SequenceClipSource
-from envs.sample_keys import ROLE, ROLE_AUTONOMOUS
-from policies.kdrl.kdrl import KDRLConfig, max_seq_len_for
-from policies.kdrl.kdrl_learner import NUM_AUTONOMOUS_STEPS, VALUE_LOSS
-from policies.kdrl.student_env import ENV_NAME
+import tracking_by_trackers.policies.kdrl.torch.kdrl_torch_learner as kdrl_torch_learner
 from tests.conftest import make_moving_square_sequence
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource
+from tracking_by_trackers.envs.sample_keys import ROLE, ROLE_AUTONOMOUS
+from tracking_by_trackers.policies.kdrl.kdrl import KDRLConfig, max_seq_len_for
+from tracking_by_trackers.policies.kdrl.kdrl_learner import NUM_AUTONOMOUS_STEPS, VALUE_LOSS
+from tracking_by_trackers.policies.kdrl.student_env import ENV_NAME
 
 T_MAX = 5
 GAMMA = 0.9

@@ -8,10 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from envs.clip_sources import SequenceClipSource, synthetic_clip_source
-from policies.kdrl.kdrl import KDRL, KDRLConfig
-from policies.kdrl.lr_schedule import BUDGET_PROGRESS, TRAINED_SECONDS, CosineBudgetSchedule
-from policies.kdrl.student_env import ENV_NAME
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from tracking_by_trackers.policies.kdrl.kdrl import KDRL, KDRLConfig
+from tracking_by_trackers.policies.kdrl.lr_schedule import (
+    BUDGET_PROGRESS,
+    TRAINED_SECONDS,
+    CosineBudgetSchedule,
+)
+from tracking_by_trackers.policies.kdrl.student_env import ENV_NAME
 
 
 def cosine(lr: float, final: float, progress: float) -> float:

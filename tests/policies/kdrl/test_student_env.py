@@ -8,11 +8,22 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from envs.clip_sources import SequenceClipSource, synthetic_clip_source
-from envs.sample_keys import CURRICULUM_LENGTH, ROLE, ROLE_AUTONOMOUS, ROLE_DISTIL, ROLE_DISTIL_GT
-from policies.kdrl.kdrl_metrics import episode_metrics, summarize
-from policies.kdrl.student_env import ABLATION_KEY, CURRICULUM_KEY, DISTIL_FRACTION_KEY, make_kdrl_env
-from policies.kdrl.student_roles import ablation_roles, runner_distils
+from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
+from tracking_by_trackers.envs.sample_keys import (
+    CURRICULUM_LENGTH,
+    ROLE,
+    ROLE_AUTONOMOUS,
+    ROLE_DISTIL,
+    ROLE_DISTIL_GT,
+)
+from tracking_by_trackers.policies.kdrl.kdrl_metrics import episode_metrics, summarize
+from tracking_by_trackers.policies.kdrl.student_env import (
+    ABLATION_KEY,
+    CURRICULUM_KEY,
+    DISTIL_FRACTION_KEY,
+    make_kdrl_env,
+)
+from tracking_by_trackers.policies.kdrl.student_roles import ablation_roles, runner_distils
 
 
 def _source(teacher: bool = True) -> SequenceClipSource:
@@ -135,7 +146,7 @@ def test_summarize_flattens_a_result_with_nan_for_missing_values():
 
 
 def test_metrics_callback_divides_this_iterations_counts_by_its_time():
-    from policies.kdrl.kdrl_metrics import KDRLMetricsCallback
+    from tracking_by_trackers.policies.kdrl.kdrl_metrics import KDRLMetricsCallback
 
     result = {
         "time_this_iter_s": 2.0,
