@@ -292,6 +292,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return run_tune(args)
 
 
+MODEL_DIR_HELP = (
+    "folder of the OpenCV DNN trackers' .onnx model files (NanoTrack: its folder, holding v1/ and v2/, or a "
+    "models root holding nanotrack/); default $TBT_MODEL_DIR"
+)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``tbt`` parser; given ``command``, only that subcommand gets the arguments whose modules take
     seconds to import (``submit``, ``tune``), so that ``tbt --help`` answers at once."""
@@ -314,7 +320,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--trackers",
         default=DEFAULT_TRACKERS,
         help="comma-separated trackers: the student's tras, trast:<teacher>, trasfust:<t1>+<t2>+... (with "
-        "--student); built-in names, nano/vit/dasiamrpn (with --model-dir), results:<TRACKER> (with "
+        "--student); built-in names, nano/nano_v2/nano_v1/vit/dasiamrpn (with --model-dir), results:<TRACKER> (with "
         "--results-root) or a plug-in <module>:<callable>",
     )
     evaluate.add_argument(
@@ -327,7 +333,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
     )
-    evaluate.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
+    evaluate.add_argument("--model-dir", help=MODEL_DIR_HELP)
     evaluate.add_argument("--out", default="runs/evaluate", help="output folder (re-running it resumes)")
     evaluate.add_argument(
         "--workers", type=int, default=2, help="sequences tracked at once (threads backend)"
@@ -381,7 +387,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     track.add_argument(
         "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER> teachers"
     )
-    track.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
+    track.add_argument("--model-dir", help=MODEL_DIR_HELP)
     track.set_defaults(func=cmd_track)
 
     teachers = commands.add_parser("teachers", help="run teachers over a dataset to build a transfer set")
@@ -399,7 +405,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--results-root", help="root of stored results in the GOT-10k layout, for results:<TRACKER>"
     )
-    run.add_argument("--model-dir", help="folder with the OpenCV DNN trackers' .onnx model files")
+    run.add_argument("--model-dir", help=MODEL_DIR_HELP)
     run.add_argument(
         "--actors",
         type=int,

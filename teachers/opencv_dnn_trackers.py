@@ -11,6 +11,10 @@ or takes explicit paths:
 
 - ``nano``: ``backbone`` = ``nanotrack_backbone_sim.onnx``, ``neckhead`` = ``nanotrack_head_sim.onnx``, from
   HonglinChu/SiamTrackers on GitHub (``NanoTrack/models/nanotrackv2``).
+- ``nano_v2`` and ``nano_v1``: NanoTrack v2 and v1 side by side in one pool. Their files have the names
+  above, so each lives in its own folder: ``<model_dir>/v2/`` and ``<model_dir>/v1/`` (``model_dir`` the
+  NanoTrack folder), or ``<model_dir>/nanotrack/v2/`` and ``…/v1/`` (``model_dir`` a models root, which
+  also holds the student's pretrained backbone).
 - ``vit``: ``net`` = ``object_tracking_vittrack_2023sep.onnx`` (the model zoo's name) or ``vitTracker.onnx``
   (OpenCV's default), from OpenCV's model zoo (``opencv_zoo/models/object_tracking_vittrack``) or
   opencv_extra (``testdata/dnn/onnx/models/vitTracker.onnx``).
@@ -49,6 +53,8 @@ class _ModelSpec:
     # cv2 parameter name → conventional file names, the preferred one first.
     files: dict[str, tuple[str, ...]]
     source: str
+    # Sub-folders of model_dir searched, in order, for a kind that shares its file names with another.
+    subfolders: tuple[str, ...] = ("",)
 
 
 _SPECS: dict[str, _ModelSpec] = {
@@ -58,6 +64,22 @@ _SPECS: dict[str, _ModelSpec] = {
         {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
         "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv2 "
         "(linked from OpenCV's samples/python/tracker.py)",
+    ),
+    # NanoTrack's two versions share their file names, so each has its own folder under model_dir:
+    # <model_dir>/v2/ (model_dir is the NanoTrack folder) or <model_dir>/nanotrack/v2/ (a models root).
+    "nano_v2": _ModelSpec(
+        cv2.TrackerNano,
+        cv2.TrackerNano_Params,
+        {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
+        "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv2",
+        subfolders=("v2", "nanotrack/v2"),
+    ),
+    "nano_v1": _ModelSpec(
+        cv2.TrackerNano,
+        cv2.TrackerNano_Params,
+        {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
+        "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv1",
+        subfolders=("v1", "nanotrack/v1"),
     ),
     "vit": _ModelSpec(
         cv2.TrackerVit,
@@ -126,7 +148,9 @@ def find_model_files(
         if param in model_paths:
             candidates = [_absolute(model_paths[param])]
         elif model_dir is not None:
-            candidates = [_absolute(Path(model_dir) / name) for name in names]
+            candidates = [
+                _absolute(Path(model_dir) / folder / name) for folder in spec.subfolders for name in names
+            ]
         else:
             where = " or ".join(names)
             missing.append(f"  {param}: not given (pass {param}=<path> or a model_dir holding {where})")

@@ -4,7 +4,8 @@ A *spec* names one tracker:
 
 - a built-in name: ``identity`` or an OpenCV kind (``kcf``, ``csrt``, ``mosse``, ``medianflow``, ``mil``,
   ``tld``, ``boosting``);
-- an OpenCV DNN tracker (``nano``, ``vit``, ``dasiamrpn``), whose model files are looked up in ``model_dir``;
+- an OpenCV DNN tracker (``nano``, ``nano_v2``, ``nano_v1``, ``vit``, ``dasiamrpn``), whose model files are
+  looked up in ``model_dir``, else in the folder named by the environment variable ``TBT_MODEL_DIR``;
 - ``results:<TRACKER>``: stored results of a published tracker replayed from ``results_root`` (the GOT-10k
   toolkit's layout), e.g. ``results:ECO``;
 - the plug-in point, ``<module>:<attribute>``: any importable callable that returns an object with
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from pathlib import Path
 
 from tracking_by_trackers.teachers.identity_tracker import IdentityTracker
@@ -58,6 +60,17 @@ def _plugin_factory(spec: str) -> tuple[str, TrackerFactory]:
     return attribute, functools.partial(make_plugin_tracker, attribute, spec, factory)
 
 
+MODEL_DIR_ENV = "TBT_MODEL_DIR"
+"""The environment variable that names the model folder when no ``model_dir`` is given."""
+
+
+def resolve_model_dir(model_dir: str | Path | None) -> str | None:
+    """``model_dir``, else ``$TBT_MODEL_DIR``, else None (resolved on the driver: workers get the path)."""
+    if model_dir is not None:
+        return str(model_dir)
+    return os.environ.get(MODEL_DIR_ENV) or None
+
+
 def tracker_factory(
     spec: str, *, results_root: str | Path | None = None, model_dir: str | Path | None = None
 ) -> tuple[str, TrackerFactory]:
@@ -66,9 +79,11 @@ def tracker_factory(
     if spec in _BUILT_IN:
         return spec, _BUILT_IN[spec]
     if spec in DNN_TRACKER_KINDS:
+        model_dir = resolve_model_dir(model_dir)
         if model_dir is None:
             raise ValueError(
-                f"tracker {spec!r} is an OpenCV DNN tracker: give the folder of its model files (--model-dir)"
+                f"tracker {spec!r} is an OpenCV DNN tracker: give the folder of its model files "
+                f"(--model-dir, the config's model_dir, or ${MODEL_DIR_ENV})"
             )
         make_dnn_tracker(
             spec, model_dir

@@ -23,6 +23,20 @@ def shared_data() -> Path:
     return root
 
 
+def _shared_models_root() -> Path:
+    """The pretrained models: ``$TBT_MODEL_DIR``, else ``../shared/models`` beside the checkout."""
+    return Path(os.environ.get("TBT_MODEL_DIR", REPO_ROOT.parent / "shared" / "models"))
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The models root (holding ``nanotrack/v1``, ``nanotrack/v2``)."""
+    root = _shared_models_root()
+    if not (root / "nanotrack" / "v2" / "nanotrack_backbone_sim.onnx").is_file():
+        pytest.skip(f"NanoTrack models not found at {root}/nanotrack (set TBT_MODEL_DIR)")
+    return root
+
+
 def make_moving_square_sequence(num_frames: int = 40, height: int = 96, width: int = 128, seed: int = 0):
     """A textured square gliding right and down over a noisy background: a cheap, exact test video."""
     import numpy as np

@@ -77,7 +77,9 @@ class TrainConfig:
     results_root: str | None = None
     """Root of stored results (GOT-10k layout) for ``results:<TRACKER>`` teachers."""
     model_dir: str | None = None
-    """Folder of the ONNX model files of the OpenCV DNN teachers (``nano``, ``vit``, ``dasiamrpn``)."""
+    """Folder of the OpenCV DNN teachers' ONNX files (``nano``, ``nano_v2``, ``nano_v1``, ``vit``, ``dasiamrpn``;
+    NanoTrack's folder holding ``v1/`` and ``v2/``, or a models root holding ``nanotrack/``); default
+    ``$TBT_MODEL_DIR``."""
     # The student and KD-RL (docs/method.md, *The student network* and *Training*).
     preset: str = "small"
     """The student, a key of ``tracking_by_trackers.policies.student_model.PRESETS``: ``small`` (trains on a CPU), ``paper``

@@ -22,18 +22,29 @@ from tracking_by_trackers.teachers.tracker import Tracker
 
 CONVENTIONAL_FILES = {
     "nano": ["nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx"],
+    "nano_v2": ["v2/nanotrack_backbone_sim.onnx", "nanotrack/v2/nanotrack_head_sim.onnx"],
+    "nano_v1": ["v1/nanotrack_backbone_sim.onnx", "nanotrack/v1/nanotrack_head_sim.onnx"],
     "vit": ["object_tracking_vittrack_2023sep.onnx", "vitTracker.onnx"],
     "dasiamrpn": ["dasiamrpn_model.onnx", "dasiamrpn_kernel_cls1.onnx", "dasiamrpn_kernel_r1.onnx"],
 }
-WHERE_TO_GET = {"nano": "SiamTrackers", "vit": "opencv_zoo", "dasiamrpn": "samples/python/tracker.py"}
+WHERE_TO_GET = {
+    "nano": "SiamTrackers",
+    "nano_v2": "nanotrackv2",
+    "nano_v1": "nanotrackv1",
+    "vit": "opencv_zoo",
+    "dasiamrpn": "samples/python/tracker.py",
+}
 
 
 def test_kinds():
-    assert DNN_TRACKER_KINDS == ("nano", "vit", "dasiamrpn")
+    assert DNN_TRACKER_KINDS == ("nano", "nano_v2", "nano_v1", "vit", "dasiamrpn")
 
 
 def test_unknown_kind_is_rejected():
-    with pytest.raises(ValueError, match=r"unknown OpenCV DNN tracker kind 'goturn'; valid kinds: nano, vit"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown OpenCV DNN tracker kind 'goturn'; valid kinds: nano, nano_v2, nano_v1, vit",
+    ):
         make_dnn_tracker("goturn", "models")
 
 
@@ -204,3 +215,42 @@ def test_models_are_tried_when_made_and_loaded_afresh_for_each_init(stand_in_vit
     track_sequence(stand_in_vit, moving_square.slice(0, 3))
     track_sequence(stand_in_vit, moving_square.slice(0, 3))
     assert _StandInCV2Tracker.created == 3
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("kind", ["nano_v2", "nano_v1"])
+@pytest.mark.parametrize("folder", ["models root", "nanotrack folder", "environment"])
+def test_both_nanotrack_versions_are_found_in_one_model_folder(kind, folder, shared_models, monkeypatch):
+    from tracking_by_trackers.teachers.registry import tracker_factory
+
+    version = kind.split("_")[1]
+    model_dir = {"models root": shared_models, "nanotrack folder": shared_models / "nanotrack"}.get(folder)
+    if folder == "environment":
+        monkeypatch.setenv("TBT_MODEL_DIR", str(shared_models))
+    name, factory = tracker_factory(kind, model_dir=model_dir)
+    tracker = factory()
+    assert name == kind and isinstance(tracker, Tracker)
+    assert tracker.model_files["backbone"].parent == (shared_models / "nanotrack" / version).absolute()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("kind", ["nano_v2", "nano_v1"])
+def test_nanotrack_follows_a_real_target(kind, shared_models, shared_data):
+    from tracking_by_trackers.envs.boxes import iou
+    from tracking_by_trackers.envs.datasets.otb import read_otb
+
+    sequence = next(s for s in read_otb(shared_data / "otb") if s.name == "Crossing")
+    result = track_sequence(make_dnn_tracker(kind, shared_models), sequence.slice(0, 40))
+    ious = iou(result.boxes[1:], sequence.gt_boxes[1:40])
+    assert ious.mean() > 0.5, f"{kind} on Crossing: mean IoU {ious.mean():.3f}"
+
+
+def test_a_dnn_tracker_without_a_model_folder_names_every_way_to_give_one(monkeypatch):
+    from tracking_by_trackers.teachers.registry import tracker_factory
+
+    monkeypatch.delenv("TBT_MODEL_DIR", raising=False)
+    with pytest.raises(
+        ValueError,
+        match=r"give the folder of its model files \(--model-dir, the config's model_dir, or \$TBT_MODEL_DIR\)",
+    ):
+        tracker_factory("nano_v2")
