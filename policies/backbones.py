@@ -1,6 +1,6 @@
 """Image backbones shared by the student's two branches, and the uint8 → float input normalisation.
 
-Two presets (docs/method.md, *The student network*):
+Three backbones (docs/method.md, *The student network*):
 
 - ``"resnet18"``: ResNet-18 without its average pool and fc, as in the paper. A 128×128 crop gives
   512×4×4 = 8192 features. The module is written here rather than imported from torchvision (which does
@@ -12,7 +12,11 @@ Two presets (docs/method.md, *The student network*):
   channels (~0.1 M parameters). On one CPU thread samples per second beat capacity, so
   this is the preset used for CPU training.
 
-Both take float (N, 3, S, S) crops normalised by :class:`ImageNetNormalize`, expose ``out_channels``
+- ``"nanotrack_v2"``: NanoTrack v2's MobileNetV3-style backbone, pretrained on real tracking video
+  (:mod:`tracking_by_trackers.policies.nanotrack_backbone`); a 128×128 crop gives 48×8×8 = 3072 features.
+
+All take float (N, 3, S, S) crops converted by :func:`normalize_for` (ImageNet's mean and std, or
+NanoTrack's BGR [0, 255]), expose ``out_channels``
 and ``output_side(input_side)``, and return a contiguous (N, out_channels, side, side) map that the
 student flattens.
 """
@@ -35,6 +39,7 @@ __all__ = [
     "ResNet18Backbone",
     "SmallConvBackbone",
     "make_backbone",
+    "normalize_for",
 ]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -69,8 +74,12 @@ class ImageNetNormalize(nn.Module):
     scale: torch.Tensor
     shift: torch.Tensor
 
-    def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+    def __init__(
+        self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, bgr: bool = False
+    ) -> None:
         super().__init__()
+        # Backbones trained on OpenCV's BGR images (NanoTrack) take the channels the other way round.
+        self.bgr = bool(bgr)
         mean_t = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         std_t = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
         # Constants, not state: kept out of the state dict so student checkpoints stay backbone-only.
@@ -83,6 +92,8 @@ class ImageNetNormalize(nn.Module):
                 f"expected uint8 crops of shape (..., S, S, 3), got {crops.dtype} {tuple(crops.shape)}"
             )
         channel_first = crops.reshape(-1, *crops.shape[-3:]).permute(0, 3, 1, 2)
+        if self.bgr:
+            channel_first = channel_first.flip(1)
         return torch.addcmul(self.shift, channel_first.to(self.scale.dtype), self.scale)
 
 
@@ -163,6 +174,10 @@ class ResNet18Backbone(nn.Module):
         for _ in range(3):  # the stride-2 first conv of layer2..layer4
             side = _conv_output_side(side, kernel=3, stride=2, padding=1)
         return side
+
+    def load_pretrained(self, path: str | Path) -> None:
+        """The backbones' common name for loading pretrained weights: :meth:`load_imagenet_weights`."""
+        self.load_imagenet_weights(path)
 
     def load_imagenet_weights(self, path: str | Path) -> None:
         """Load torchvision's ImageNet ``resnet18-f37072fd.pth`` (or any resnet18 state dict) in place.
@@ -278,15 +293,30 @@ def _fold_sides(side: int, strides: Sequence[int]) -> int:
     return side
 
 
+def _nanotrack_v2() -> nn.Module:
+    from tracking_by_trackers.policies.nanotrack_backbone import NanoTrackBackbone
+
+    return NanoTrackBackbone()
+
+
 _BACKBONES: dict[str, Callable[[], nn.Module]] = {
     "resnet18": ResNet18Backbone,
     "small": SmallConvBackbone,
+    "nanotrack_v2": _nanotrack_v2,
 }
 BACKBONE_NAMES: tuple[str, ...] = tuple(_BACKBONES)
 
 
+def normalize_for(name: str) -> ImageNetNormalize:
+    """The input conversion backbone ``name`` was trained with: ImageNet's mean and std on RGB, except
+    NanoTrack's BGR pixel values in [0, 255] (:mod:`tracking_by_trackers.policies.nanotrack_backbone`)."""
+    if name == "nanotrack_v2":
+        return ImageNetNormalize(mean=(0.0, 0.0, 0.0), std=(1 / 255, 1 / 255, 1 / 255), bgr=True)
+    return ImageNetNormalize()
+
+
 def make_backbone(name: str) -> nn.Module:
-    """A freshly initialised backbone by preset name: ``"resnet18"`` or ``"small"``."""
+    """A freshly initialised backbone by preset name: ``"resnet18"``, ``"small"`` or ``"nanotrack_v2"``."""
     try:
         factory = _BACKBONES[name]
     except KeyError:

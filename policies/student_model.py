@@ -2,8 +2,8 @@
 
 Observation layout: the env's state ρ, ``(2, S, S, 3)`` uint8 RGB, channel-last, crop 0 from frame t−1
 and crop 1 from frame t. The network takes a batch of sequences, ``(B, T, 2, S, S, 3)``; uint8 →
-float conversion and ImageNet normalisation happen inside the network (:class:`ImageNetNormalize`,
-its first layer), so observations stay uint8 everywhere outside it.
+float conversion and normalisation happen inside the network (the backbone's own,
+:func:`~tracking_by_trackers.policies.backbones.normalize_for`, its first layer), so observations stay uint8 everywhere outside it.
 
 Architecture: both crops go through ONE backbone (shared weights, a single batched pass over all
 ``B·T·2`` crops) → the two flattened maps are concatenated → FC + ReLU → FC + ReLU → LSTM (one layer,
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from tracking_by_trackers.policies.backbones import ImageNetNormalize, make_backbone
+from tracking_by_trackers.policies.backbones import make_backbone, normalize_for
 
 __all__ = ["ACTION_SIZE", "PRESETS", "LSTMState", "StudentNetwork", "StudentPreset", "preset"]
 
@@ -46,7 +46,8 @@ class StudentPreset:
     """The sizes that define a student network."""
 
     backbone: str
-    """Backbone name for :func:`tracking_by_trackers.policies.backbones.make_backbone` (``"resnet18"`` or ``"small"``)."""
+    """Backbone name for :func:`tracking_by_trackers.policies.backbones.make_backbone` (``"resnet18"``,
+    ``"small"`` or ``"nanotrack_v2"``)."""
     crop_size: int
     """Side S of the square crops in the observation (must match the env's crop size)."""
     fc_width: int
@@ -70,6 +71,9 @@ PRESETS: dict[str, StudentPreset] = {
     # CPU training: the paper's recurrent architecture (the tracker relies on the LSTM state), narrower,
     # so one CPU thread still gives enough samples (docs/method.md, *The student network*).
     "small": StudentPreset(backbone="small", crop_size=64, fc_width=256, lstm_width=256),
+    # Real video: NanoTrack v2's backbone, pretrained on real tracking video, on the paper's 128×128
+    # crops (48×8×8 features per crop), with the small student's CPU-sized FC and LSTM.
+    "nanotrack": StudentPreset(backbone="nanotrack_v2", crop_size=128, fc_width=256, lstm_width=256),
 }
 # The small student with the critic's own trunk (see StudentPreset.separate_critic): it chooses among
 # teachers better (TRASFUST) at the cost of TRAS.
@@ -101,7 +105,7 @@ class StudentNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.config = StudentPreset(backbone, crop_size, fc_width, lstm_width, bool(separate_critic))
-        self.normalize = ImageNetNormalize()
+        self.normalize = normalize_for(backbone)
         self.backbone = make_backbone(backbone)
         side = self.backbone.output_side(crop_size)
         features_per_crop = self.backbone.out_channels * side * side

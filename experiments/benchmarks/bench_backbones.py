@@ -17,9 +17,9 @@ import torch
 
 from tracking_by_trackers.policies.backbones import make_backbone
 
-# (preset, crop side) as in tracking_by_trackers.policies.student_model.PRESETS: the paper's 128×128 for ResNet-18, 64×64 for
-# the small CPU preset.
-PRESETS = (("resnet18", 128), ("small", 64))
+# (backbone, crop side) as in tracking_by_trackers.policies.student_model.PRESETS: the paper's 128×128 for
+# ResNet-18 and NanoTrack v2's backbone, 64×64 for the small CPU preset.
+PRESETS = (("resnet18", 128), ("nanotrack_v2", 128), ("small", 64))
 BATCHES = (1, 32)
 
 

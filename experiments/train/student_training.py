@@ -140,8 +140,9 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
         "clip_length": config.clip_length,
     }
     model_config = {"preset": config.preset}  # KDRLConfig derives max_seq_len from t_max
-    if config.imagenet_weights:
-        model_config["imagenet_weights"] = str(Path(config.imagenet_weights).resolve())
+    weights = config.backbone_weights()
+    if weights:
+        model_config["backbone_weights"] = weights
     algo_config = (
         KDRLConfig()
         .environment(

@@ -82,11 +82,13 @@ class TrainConfig:
     ``$TBT_MODEL_DIR``."""
     # The student and KD-RL (docs/method.md, *The student network* and *Training*).
     preset: str = "small"
-    """The student, a key of ``tracking_by_trackers.policies.student_model.PRESETS``: ``small`` (trains on a CPU), ``paper``
-    (ResNet-18; needs --imagenet-weights) or ``small-separate-critic`` (the critic with its own trunk)."""
+    """The student, a key of ``tracking_by_trackers.policies.student_model.PRESETS``: ``small`` (trains on a
+    CPU), ``paper`` (ResNet-18; needs --imagenet-weights), ``nanotrack`` (NanoTrack v2's backbone, pretrained
+    on real video; read from --model-dir) or ``small-separate-critic`` (the critic with its own trunk)."""
     imagenet_weights: str | None = None
     """torchvision's ``resnet18`` state-dict file for the paper preset's backbone, required by --preset paper
-    (its batch norm is not trained); read from this path, never downloaded."""
+    (its batch norm is not trained); read from this path, never downloaded. The ``nanotrack`` preset reads
+    its backbone, ``nanotrackv2.pth``, from the model folder (``model_dir``) instead."""
     ablation: str = "kd_rl"
     """Who the students learn from: ``kd_rl`` (the method), or the paper's ablations ``gt_only``, ``kd_gt``,
     ``kd_only`` (``tracking_by_trackers.policies.kdrl.student_roles``)."""
@@ -249,14 +251,14 @@ class TrainConfig:
         check_logger_packages(self)
         if self.imagenet_weights is not None and not Path(self.imagenet_weights).is_file():
             raise ConfigError(f"imagenet_weights file {self.imagenet_weights} does not exist")
-        if self.imagenet_weights is None:
+        if self.backbone_weights() is None:  # raises if the NanoTrack preset's checkpoint is not found
             from torch import nn
 
             from tracking_by_trackers.policies.backbones import RESNET18_IMAGENET_URL, make_backbone
             from tracking_by_trackers.policies.student_model import preset
 
-            # The student's batch norm runs on stored statistics (tracking_by_trackers.policies.student_model): a backbone that
-            # has batch norm and starts from scratch would keep its initial ones (mean 0, variance 1).
+            # The student's batch norm runs on stored statistics (tracking_by_trackers.policies.student_model):
+            # a backbone that has batch norm and starts from scratch would keep its initial ones (mean 0, var 1).
             backbone = make_backbone(preset(self.preset).backbone)
             if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in backbone.modules()):
                 raise ConfigError(
@@ -266,6 +268,31 @@ class TrainConfig:
                     "mean 0 and variance 1; use preset 'small' to train from scratch"
                 )
         return self
+
+    def backbone_weights(self) -> str | None:
+        """The pretrained backbone's file, absolute: ``imagenet_weights`` for ResNet-18, NanoTrack's
+        ``nanotrackv2.pth`` found in the model folder for the ``nanotrack`` preset, else None.
+
+        Raises:
+            ConfigError: the NanoTrack preset's checkpoint is not in the model folder, or none is given.
+        """
+        from tracking_by_trackers.policies.student_model import preset
+
+        if preset(self.preset).backbone != "nanotrack_v2":
+            return str(Path(self.imagenet_weights).resolve()) if self.imagenet_weights else None
+        from tracking_by_trackers.policies.nanotrack_backbone import find_nanotrack_checkpoint
+        from tracking_by_trackers.teachers.registry import MODEL_DIR_ENV, resolve_model_dir
+
+        model_dir = resolve_model_dir(self.model_dir)
+        if model_dir is None:
+            raise ConfigError(
+                f"preset {self.preset!r} loads NanoTrack v2's pretrained backbone: give the model folder "
+                f"(--model-dir, the config's model_dir, or ${MODEL_DIR_ENV})"
+            )
+        try:
+            return str(find_nanotrack_checkpoint(model_dir))
+        except FileNotFoundError as error:
+            raise ConfigError(f"preset {self.preset!r}: {error}") from None
 
     def teachers_list(self) -> list[str]:
         return [name.strip() for name in self.teachers.split(",") if name.strip()]

@@ -22,9 +22,9 @@ is computed here, where both runner and learner compute it the same way (docs/rl
 ``model_config`` keys: ``"preset"`` (a key of :data:`tracking_by_trackers.policies.student_model.PRESETS`, default
 ``"small"``), optionally overridden field by field with any field of
 :class:`~tracking_by_trackers.policies.student_model.StudentPreset` (``"crop_size"``, …; the checkpoints of runs from before
-the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"imagenet_weights"``
-(a torchvision ``resnet18`` state-dict file for the ResNet-18 backbone, read from this local path:
-nothing is downloaded). RLlib itself reads ``"max_seq_len"``, which ``KDRLConfig`` derives from t_max
+the ``small-separate-critic`` preset carry ``"separate_critic"`` this way), and ``"backbone_weights"``
+(the pretrained backbone's file, read from this local path, nothing downloaded: torchvision's
+``resnet18`` state dict for ResNet-18, ``nanotrackv2.pth`` for NanoTrack v2). RLlib itself reads ``"max_seq_len"``, which ``KDRLConfig`` derives from t_max
 (``tracking_by_trackers.policies.kdrl.kdrl.max_seq_len_for``).
 """
 
@@ -71,13 +71,16 @@ class StudentTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 "set model_config['crop_size'] (or the preset) to the env's crop size"
             )
         self.net = StudentNetwork.from_config(sizes)
-        weights = (self.model_config or {}).get("imagenet_weights")
+        # "imagenet_weights": the key's name in checkpoints from before the NanoTrack backbone.
+        weights = (self.model_config or {}).get("backbone_weights") or (self.model_config or {}).get(
+            "imagenet_weights"
+        )
         if weights:
             # Read on every runner and learner at build time, so the file must exist on every node; a
             # restored checkpoint then overwrites these weights with the trained ones.
-            if not hasattr(self.net.backbone, "load_imagenet_weights"):
-                raise ValueError(f"imagenet_weights given, but the {sizes.backbone!r} backbone takes none")
-            self.net.backbone.load_imagenet_weights(weights)
+            if not hasattr(self.net.backbone, "load_pretrained"):
+                raise ValueError(f"backbone_weights given, but the {sizes.backbone!r} backbone takes none")
+            self.net.backbone.load_pretrained(weights)
 
     @override(TorchRLModule)
     def get_initial_state(self) -> dict[str, np.ndarray]:
