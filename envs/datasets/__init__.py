@@ -5,6 +5,7 @@ Pick a reader by name with a spec ``"<reader>:<path>"``::
     sequences = load_dataset("otb:../shared/data/otb")
     sequences = load_dataset("got10k:/data/GOT-10k", split="val")
     sequences = load_dataset("video:clip.mp4", init_box=(10, 20, 40, 30))
+    sequences = load_dataset("split:configs/splits/real.yaml:val")  # one split of a split file
 
 Every reader takes the benchmark root (all its sequences, sorted by name with digit runs compared as
 numbers, so ``seq2`` comes before ``seq10``) or one sequence folder. It checks that no frame file is
@@ -23,6 +24,7 @@ from tracking_by_trackers.envs.datasets.got10k import read_got10k
 from tracking_by_trackers.envs.datasets.image_folder import read_image_folder
 from tracking_by_trackers.envs.datasets.lasot import read_lasot
 from tracking_by_trackers.envs.datasets.otb import read_otb
+from tracking_by_trackers.envs.datasets.split_file import read_split
 from tracking_by_trackers.envs.datasets.synthetic_videos import read_synthetic
 from tracking_by_trackers.envs.datasets.uav123 import read_uav123, read_uav123_10fps
 from tracking_by_trackers.envs.datasets.video_file import read_video_file
@@ -45,6 +47,8 @@ READERS: dict[str, Reader] = {
     "folder": read_image_folder,
     "video": read_video_file,
     "synthetic": read_synthetic,
+    # One split of a split file: split:<file>:<split>, e.g. split:configs/splits/real.yaml:val.
+    "split": read_split,
 }
 # Readers that make their sequences rather than read them, so that their bare name is a whole spec.
 PATHLESS_READERS = {"synthetic"}
