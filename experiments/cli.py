@@ -230,7 +230,9 @@ def cmd_teachers_run(args: argparse.Namespace) -> None:
     _print_transfer_set_stats(store.root)
 
 
-def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips: int | None = None) -> None:
+def _print_transfer_set_stats(
+    root: Path, clip_length: int | None = None, clips: int | None = None, beta_scope: str = "trajectory"
+) -> None:
     from tracking_by_trackers.teachers.transfer_set import table1
     from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
@@ -239,14 +241,14 @@ def _print_transfer_set_stats(root: Path, clip_length: int | None = None, clips:
         k: v for k, v in {"clip_length": clip_length, "clips_per_trajectory": clips}.items() if v is not None
     }
     print(f"\ntransfer set {root}: {rows[['dataset', 'sequence']].drop_duplicates().shape[0]} videos\n")
-    print(table1(rows, **options).to_string(float_format=lambda value: f"{value:.3f}"))
+    print(table1(rows, **options, beta_scope=beta_scope).to_string(float_format=lambda value: f"{value:.3f}"))
 
 
 def cmd_transfer_set_stats(args: argparse.Namespace) -> None:
     from tracking_by_trackers.teachers.transfer_store import TransferSetStore
 
     TransferSetStore(args.dir).read_manifest()  # a clear error when the folder is no transfer set
-    _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips)
+    _print_transfer_set_stats(Path(args.dir), args.clip_length, args.clips, args.beta_scope)
 
 
 def train_command_from_args(args: argparse.Namespace):
@@ -431,6 +433,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     stats.add_argument("dir", help="the --out folder of `tbt teachers run`")
     stats.add_argument("--clip-length", type=int, help="frames per clip (default 32)")
     stats.add_argument("--clips", type=int, help="clips per kept trajectory (default 5)")
+    stats.add_argument(
+        "--beta-scope",
+        choices=("trajectory", "clip"),
+        default="trajectory",
+        help="what beta judges: whole trajectories (the paper) or each clip-long window (short real videos)",
+    )
     stats.set_defaults(func=cmd_transfer_set_stats)
     train = commands.add_parser(
         "train",

@@ -194,7 +194,7 @@ def find_nanotrack_checkpoint(model_dir: str | Path) -> Path:
     candidates = [Path(model_dir) / folder / NANOTRACK_V2_CHECKPOINT for folder in _CHECKPOINT_SUBFOLDERS]
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.absolute()
+            return candidate.resolve()
     raise FileNotFoundError(
         f"NanoTrack v2 checkpoint {NANOTRACK_V2_CHECKPOINT} not found; looked at "
         + ", ".join(str(c) for c in candidates)

@@ -13,6 +13,14 @@ so a trajectory with no evaluated frame after frame 0 is *not* kept: nothing sho
 (``ok`` False) are judged by the box the store holds there (the last good one), as one-pass evaluation
 scores them. A kept trajectory's AO is its mean IoU over the same evaluated frames.
 
+**β over clips** (``beta_scope="clip"``, :func:`clip_windows`): a departure for short real videos, where
+hardly any teacher keeps IoU above β on *every* frame of a several-hundred-frame video, so whole-trajectory
+filtering would leave almost nothing to learn from. β then judges each possible clip instead: a window of
+``clip_length`` frames starting on an annotated frame is kept for a teacher when its IoU exceeds β on every
+evaluated frame inside the window (at least one). A (video, teacher) pair with a kept window counts as a kept
+trajectory, its AO is the mean IoU over the frames its kept windows cover, and its clips are drawn among its
+kept windows. With videos no longer than ``clip_length`` the two scopes agree.
+
 **Clips** (:func:`cut_clips`). Each kept trajectory is cut into ``clips_per_trajectory`` (5) clips of
 ``clip_length`` (32) consecutive frames, each placed uniformly at random and independently, so clips may
 overlap or even coincide. A clip starts on a frame with ground truth (an episode starts from the ground-truth
@@ -68,6 +76,8 @@ ao: mean IoU over those frames."""
 CLIP_COLUMNS = [*TRAJECTORY_KEYS, "start", "stop"]
 """start, stop: the clip is frames ``[start, stop)`` of the sequence."""
 TABLE1_METRICS = ["trajectories", "videos", "AO", "clips"]
+BETA_SCOPES = ("trajectory", "clip")
+"""What β judges: a whole trajectory (the paper) or each clip-long window of it (short real videos)."""
 ALL_TEACHERS = "all"
 BOX_COLUMNS = ["x", "y", "w", "h"]
 
@@ -158,6 +168,61 @@ def kept_trajectories(rows: pd.DataFrame, beta: float = DEFAULT_BETA) -> pd.Data
     return _keep(_trajectory_stats(rows), _check_beta(beta))
 
 
+def _check_scope(beta_scope: str) -> str:
+    if beta_scope not in BETA_SCOPES:
+        raise ValueError(f"beta_scope must be one of {', '.join(BETA_SCOPES)}, got {beta_scope!r}")
+    return beta_scope
+
+
+def clip_windows(
+    rows: pd.DataFrame, beta: float = DEFAULT_BETA, clip_length: int = DEFAULT_CLIP_LENGTH
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """β over clips (see the module docstring): the kept trajectories and, aligned with them, the sorted
+    frames each one's kept windows start on.
+
+    Returns:
+        ``(kept, starts)``: ``kept`` has the columns of :data:`KEPT_COLUMNS` (``evaluated`` and ``ao`` over
+        the frames the kept windows cover), sorted by its keys; ``starts[i]`` the start frames of row i.
+
+    Raises:
+        ValueError: ``beta`` outside ``[0, 1)``, ``clip_length < 2``, a missing column or a repeated frame.
+    """
+    beta = _check_beta(beta)
+    _check_clip_settings(clip_length, 1, 0)
+    _check_rows(rows, [*TRAJECTORY_KEYS, "frame", "iou"])
+    ordered = rows.sort_values([*TRAJECTORY_KEYS, "frame"])
+    frames = ordered["frame"].to_numpy(dtype=np.int64)
+    overlaps = pd.to_numeric(ordered["iou"], errors="coerce").to_numpy(dtype=np.float64)
+    kept_rows, starts = [], []
+    for key, positions in ordered.groupby(TRAJECTORY_KEYS, sort=True).indices.items():
+        frame, iou = frames[positions], overlaps[positions]
+        length = len(frame)
+        if length < clip_length:
+            continue
+        evaluated = ~np.isnan(iou) & (frame > 0)
+        annotated = ~np.isnan(iou) | (frame == 0)
+        bad = evaluated & ~(np.nan_to_num(iou, nan=0.0) > beta)
+
+        def window_sums(flags: np.ndarray) -> np.ndarray:
+            totals = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+            return totals[clip_length:] - totals[:-clip_length]
+
+        valid = annotated[: length - clip_length + 1] & (window_sums(bad) == 0) & (window_sums(evaluated) > 0)
+        if not valid.any():
+            continue
+        window_starts = np.flatnonzero(valid)
+        cover = np.zeros(length + 1, dtype=np.int64)
+        np.add.at(cover, window_starts, 1)
+        np.add.at(cover, window_starts + clip_length, -1)
+        covered = (np.cumsum(cover)[:length] > 0) & evaluated
+        kept_rows.append((*key, length, int(covered.sum()), float(iou[covered].mean())))
+        starts.append(frame[window_starts])
+    kept = pd.DataFrame(kept_rows, columns=KEPT_COLUMNS).astype(
+        {"length": np.int64, "evaluated": np.int64, "ao": np.float64}
+    )
+    return kept, starts
+
+
 def _trajectory_rng(seed: int, dataset: str, sequence: str, teacher: str) -> np.random.Generator:
     """A generator depending only on the seed and the trajectory's names (not on Python's salted hash)."""
     digest = hashlib.sha256("\0".join([dataset, sequence, teacher]).encode("utf-8")).digest()
@@ -188,6 +253,7 @@ def cut_clips(
     seed: int = 0,
     *,
     rows: pd.DataFrame | None = None,
+    starts: list[np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Cut every kept trajectory into randomly placed clips (see the module docstring).
 
@@ -199,6 +265,8 @@ def cut_clips(
         seed: Non-negative seed; each trajectory's placement depends only on it and the trajectory's names.
         rows: The transfer-set rows ``kept`` came from. When given, clips start only on frames with ground
             truth (``iou`` not NaN), as an episode must; without it every frame counts as annotated.
+        starts: Per row of ``kept`` (in its order, sorted by its keys), the frames a clip may start on, as
+            :func:`clip_windows` gives them; instead of ``rows``.
 
     Returns:
         The clips, with the columns of :data:`CLIP_COLUMNS`, sorted by dataset, sequence, teacher, start;
@@ -208,8 +276,13 @@ def cut_clips(
         ValueError: ``clip_length < 2``, ``clips_per_trajectory < 1`` or a negative seed.
     """
     _check_clip_settings(clip_length, clips_per_trajectory, seed)
-    kept = kept.sort_values(TRAJECTORY_KEYS).reset_index(drop=True)
-    candidates = _start_candidates(kept, clip_length, rows)
+    if starts is not None:
+        if len(starts) != len(kept):
+            raise ValueError(f"{len(starts)} lists of clip starts for {len(kept)} kept trajectories")
+        candidates = list(starts)
+    else:
+        kept = kept.sort_values(TRAJECTORY_KEYS).reset_index(drop=True)
+        candidates = _start_candidates(kept, clip_length, rows)
     keys = list(kept[TRAJECTORY_KEYS].itertuples(index=False, name=None))
     starts = [
         np.sort(options[_trajectory_rng(seed, *key).integers(len(options), size=clips_per_trajectory)])
@@ -229,6 +302,7 @@ def table1(
     betas: SequenceABC[float] = DEFAULT_BETAS,
     clip_length: int = DEFAULT_CLIP_LENGTH,
     clips_per_trajectory: int = DEFAULT_CLIPS_PER_TRAJECTORY,
+    beta_scope: str = "trajectory",
 ) -> pd.DataFrame:
     """The transfer set's statistics per teacher and β, laid out like the paper's Table 1.
 
@@ -237,6 +311,7 @@ def table1(
         betas: The thresholds β, each in ``[0, 1)``.
         clip_length: Frames per clip.
         clips_per_trajectory: Clips per kept trajectory.
+        beta_scope: What β judges, one of :data:`BETA_SCOPES`.
 
     Returns:
         Index ``teacher``: every teacher in ``rows`` (sorted), then ``"all"``. Columns: a MultiIndex
@@ -249,11 +324,13 @@ def table1(
     """
     betas = [_check_beta(beta) for beta in betas]
     _check_clip_settings(clip_length, clips_per_trajectory, 0)
+    _check_scope(beta_scope)
     teachers = [*sorted(rows["teacher"].unique()), ALL_TEACHERS]
-    stats = _trajectory_stats(rows)
+    stats = _trajectory_stats(rows) if beta_scope == "trajectory" else None
     blocks = {}
     for beta in betas:
-        kept = _keep(stats, beta)
+        # A trajectory kept over clips has a kept window, so it gives all its clips as well.
+        kept = _keep(stats, beta) if stats is not None else clip_windows(rows, beta, clip_length)[0]
         # Frame 0 is always a possible start, so a kept trajectory gives all its clips exactly when it is at
         # least clip_length frames long: the counts need no placement drawn.
         kept = kept.assign(
@@ -313,6 +390,7 @@ class TransferSetClipSource:
         clips_per_trajectory: Clips cut per kept trajectory.
         seed: The seed of the clip placement.
         teachers: Only these teachers, both for filtering and for the boxes clips carry; ``None``: all.
+        beta_scope: What β judges: ``"trajectory"`` (the paper) or ``"clip"`` (module docstring).
 
     Raises:
         ValueError: Bad settings, an unknown teacher, or no clip at all (nothing passes β, or no kept video
@@ -329,8 +407,10 @@ class TransferSetClipSource:
         clips_per_trajectory: int = DEFAULT_CLIPS_PER_TRAJECTORY,
         seed: int = 0,
         teachers: Iterable[str] | None = None,
+        beta_scope: str = "trajectory",
     ):
         self.beta = _check_beta(beta)
+        self.beta_scope = _check_scope(beta_scope)
         _check_clip_settings(clip_length, clips_per_trajectory, seed)
         if rows.empty:
             raise ValueError("the transfer set holds no trajectory; run the teachers first")
@@ -344,8 +424,12 @@ class TransferSetClipSource:
                 )
             rows = rows[rows["teacher"].isin(teachers)]
         self.clip_length = clip_length
-        self.kept = kept_trajectories(rows, self.beta)
-        self.clips = cut_clips(self.kept, clip_length, clips_per_trajectory, seed, rows=rows)
+        if self.beta_scope == "clip":
+            self.kept, starts = clip_windows(rows, self.beta, clip_length)
+            self.clips = cut_clips(self.kept, clip_length, clips_per_trajectory, seed, starts=starts)
+        else:
+            self.kept = kept_trajectories(rows, self.beta)
+            self.clips = cut_clips(self.kept, clip_length, clips_per_trajectory, seed, rows=rows)
         if self.clips.empty:
             raise ValueError(self._no_clip_message(rows))
         self._sequences = self._match_sequences(sequences)
@@ -361,8 +445,9 @@ class TransferSetClipSource:
     def _no_clip_message(self, rows: pd.DataFrame) -> str:
         num_videos = len(rows[["dataset", "sequence"]].drop_duplicates())
         if self.kept.empty:
+            what = "trajectory" if self.beta_scope == "trajectory" else f"{self.clip_length}-frame window"
             return (
-                f"no teacher trajectory passes beta={self.beta:g} on any of the {num_videos} videos; "
+                f"no teacher {what} passes beta={self.beta:g} on any of the {num_videos} videos; "
                 "use a lower beta, easier data or better teachers"
             )
         count = len(self.kept)
@@ -401,6 +486,7 @@ class TransferSetClipSource:
         clips_per_trajectory: int = DEFAULT_CLIPS_PER_TRAJECTORY,
         seed: int = 0,
         teachers: Iterable[str] | None = None,
+        beta_scope: str = "trajectory",
     ) -> TransferSetClipSource:
         """The clip source of the transfer set stored under ``root``, on the dataset its manifest names.
 
@@ -421,6 +507,7 @@ class TransferSetClipSource:
             clips_per_trajectory=clips_per_trajectory,
             seed=seed,
             teachers=teachers,
+            beta_scope=beta_scope,
         )
 
     def __len__(self) -> int:
@@ -458,10 +545,12 @@ class TransferSetClipSource:
 
 __all__ = [
     "ALL_TEACHERS",
+    "BETA_SCOPES",
     "CLIP_COLUMNS",
     "KEPT_COLUMNS",
     "TABLE1_METRICS",
     "TransferSetClipSource",
+    "clip_windows",
     "cut_clips",
     "kept_trajectories",
     "table1",

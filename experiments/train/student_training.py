@@ -95,7 +95,13 @@ def gt_clip_source(dataset: str):
 
 @functools.lru_cache(maxsize=4)
 def transfer_clip_source(
-    root: str, beta: float, clip_length: int, clips_per_trajectory: int, seed: int, teachers: tuple[str, ...]
+    root: str,
+    beta: float,
+    clip_length: int,
+    clips_per_trajectory: int,
+    seed: int,
+    teachers: tuple[str, ...],
+    beta_scope: str = "trajectory",
 ):
     """The clips of the transfer set stored under ``root`` (one per process; see
     :meth:`~tracking_by_trackers.teachers.transfer_set.TransferSetClipSource.from_store`)."""
@@ -108,6 +114,7 @@ def transfer_clip_source(
         clips_per_trajectory=clips_per_trajectory,
         seed=seed,
         teachers=list(teachers),
+        beta_scope=beta_scope,
     )
 
 
@@ -133,6 +140,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             clips_per_trajectory=config.clips_per_trajectory,
             seed=config.seed,
             teachers=tuple(config.teachers_list()),
+            beta_scope=config.beta_scope,
         )
     env_config = {
         "clip_source": clip_source,
@@ -173,6 +181,7 @@ def build_algorithm_config(config: TrainConfig, transfer_set_root: Path):
             rl_loss_scale=config.rl_loss_scale,
             policy_lag_correction=config.policy_lag_correction,
             distil_weight_decay=config.distil_weight_decay,
+            backbone_lr_scale=config.backbone_lr_scale,
             train_batch_size_per_learner=config.train_batch_size,
             budget_iterations=config.iterations,
             budget_minutes=config.train_minutes,

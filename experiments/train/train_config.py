@@ -70,6 +70,9 @@ class TrainConfig:
     """The teacher pool, comma-separated tracker names (``tbt evaluate --trackers`` lists the kinds)."""
     beta: float = 0.5
     """β: a teacher's trajectory joins the transfer set only if its IoU exceeds β on every frame."""
+    beta_scope: str = "trajectory"
+    """What β judges: ``trajectory``, the whole video (the paper), or ``clip``, each clip-long window of
+    it, for real videos too long for any teacher to stay above β throughout (docs/method.md)."""
     clip_length: int = 32
     """Frames per training clip (the longest episode the curriculum grows to)."""
     clips_per_trajectory: int = 5
@@ -114,6 +117,9 @@ class TrainConfig:
     (docs/method.md, *Departures from the paper*; off: the paper's plain A3C term)."""
     distil_weight_decay: float = HYPERPARAMETERS["distil_weight_decay"].default
     """The L2 penalty added to the distillation loss only."""
+    backbone_lr_scale: float = HYPERPARAMETERS["backbone_lr_scale"].default
+    """The backbone's learning rate as a multiple of ``lr``: 1 trains it like the rest, 0 freezes it (for
+    a pretrained backbone: its features are kept and the learner skips its backward pass)."""
     train_batch_size: int = HYPERPARAMETERS["train_batch_size"].default
     """Samples per learner update (small batches give the small student more updates)."""
     # Budget: training stops at whichever comes first (the algorithm's budget: ``KDRLConfig.training``).
@@ -205,11 +211,16 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check every setting; raises :class:`ConfigError` naming the first bad one."""
         from tracking_by_trackers.policies.student_model import PRESETS
+        from tracking_by_trackers.teachers.transfer_set import BETA_SCOPES
 
         checks = [
             (self.preset in PRESETS, f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}"),
             (self.ablation in ABLATIONS, f"ablation must be one of {ABLATIONS}, got {self.ablation!r}"),
             (0.0 <= self.beta < 1.0, f"beta must be in [0, 1), got {self.beta}"),
+            (
+                self.beta_scope in BETA_SCOPES,
+                f"beta_scope must be one of {', '.join(BETA_SCOPES)}, got {self.beta_scope!r}",
+            ),
             (self.clip_length >= 2, f"clip_length must be >= 2, got {self.clip_length}"),
             (self.iterations >= 1, f"iterations must be >= 1, got {self.iterations}"),
             (self.train_minutes > 0, f"train_minutes must be > 0, got {self.train_minutes}"),

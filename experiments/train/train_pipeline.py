@@ -215,9 +215,9 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     started = _stage(3, f"transfer set (beta {config.beta:g})")
     rows = store.read_all()
     print(
-        table1(rows, betas=[config.beta], clip_length=config.clip_length).to_string(
-            float_format="{:.3f}".format
-        )
+        table1(
+            rows, betas=[config.beta], clip_length=config.clip_length, beta_scope=config.beta_scope
+        ).to_string(float_format="{:.3f}".format)
     )
     if config.ablation != "gt_only":
         # Fails here, with its explanation, rather than on every env runner.
@@ -229,6 +229,7 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
             clips_per_trajectory=config.clips_per_trajectory,
             seed=config.seed,
             teachers=config.teachers_list(),
+            beta_scope=config.beta_scope,
         )
         print(f"{len(source)} clips of {config.clip_length} frames from {len(source.kept)} kept trajectories")
     partner = best_teacher(rows, config.teachers_list())

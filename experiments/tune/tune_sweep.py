@@ -318,6 +318,7 @@ def prepare_sweep_data(settings: SweepSettings, out: Path) -> dict[str, Any]:
                     clips_per_trajectory=base.clips_per_trajectory,
                     seed=base.seed,
                     teachers=pool.split(","),
+                    beta_scope=base.beta_scope,
                 )
             except ValueError as error:
                 raise ConfigError(

@@ -99,6 +99,7 @@ class KDRLConfig(IMPALAConfig):
         self.lr = defaults["lr"]
         self.train_batch_size_per_learner = defaults["train_batch_size"]
         self.distil_weight_decay = defaults["distil_weight_decay"]
+        self.backbone_lr_scale = defaults["backbone_lr_scale"]
         self.rl_loss_scale = defaults["rl_loss_scale"]
         # Not in the paper (its A3C students have no policy lag): corrects IMPALA's stale runners
         # (docs/method.md, *Departures from the paper*).
@@ -138,6 +139,7 @@ class KDRLConfig(IMPALAConfig):
         *,
         t_max: int | None = NotProvided,
         distil_weight_decay: float | None = NotProvided,
+        backbone_lr_scale: float | None = NotProvided,
         rl_loss_scale: float | None = NotProvided,
         distil_fraction: float | None = NotProvided,
         curriculum: bool | None = NotProvided,
@@ -154,6 +156,8 @@ class KDRLConfig(IMPALAConfig):
         Args:
             t_max: steps per gradient segment (the rollout fragment length), 5.
             distil_weight_decay: L2 penalty on the distillation term only, 1e-4.
+            backbone_lr_scale: the backbone's learning rate as a multiple of ``lr``, 1; 0 freezes the
+                backbone (no gradient reaches it), for a pretrained one.
             rl_loss_scale: factor on (L_π + L_v), 1e-3.
             distil_fraction: share of distilling students (env runners), ½ (ablations ``kd_only`` and
                 ``gt_only`` make every student distil).
@@ -175,6 +179,8 @@ class KDRLConfig(IMPALAConfig):
             self.rollout_fragment_length = t_max
         if distil_weight_decay is not NotProvided:
             self.distil_weight_decay = distil_weight_decay
+        if backbone_lr_scale is not NotProvided:
+            self.backbone_lr_scale = backbone_lr_scale
         if rl_loss_scale is not NotProvided:
             self.rl_loss_scale = rl_loss_scale
         if distil_fraction is not NotProvided:
@@ -223,6 +229,7 @@ class KDRLConfig(IMPALAConfig):
                 "distil_fraction": self.distil_fraction,
                 "rl_loss_scale": self.rl_loss_scale,
                 "distil_weight_decay": self.distil_weight_decay,
+                "backbone_lr_scale": self.backbone_lr_scale,
                 "policy_lag_correction": self.policy_lag_correction,
                 "curriculum": self.curriculum,
                 "final_lr_fraction": self.final_lr_fraction,

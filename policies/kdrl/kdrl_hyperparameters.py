@@ -49,6 +49,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "distil_fraction": Hyperparameter(0.5, low=0.0, high=1.0),
     "rl_loss_scale": Hyperparameter(1e-3, low=0.0),
     "distil_weight_decay": Hyperparameter(1e-4, low=0.0),
+    # The backbone's rate as a multiple of lr: 0 freezes it (a pretrained backbone), 1 trains it alike.
+    "backbone_lr_scale": Hyperparameter(1.0, low=0.0, high=1.0),
     "train_batch_size": Hyperparameter(80, low=1),
     "policy_lag_correction": Hyperparameter(True),
     "curriculum": Hyperparameter(True),

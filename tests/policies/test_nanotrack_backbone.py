@@ -106,7 +106,7 @@ def test_the_nanotrack_student_takes_128_pixel_crops():
 @pytest.mark.data
 def test_the_preset_finds_its_weights_in_the_model_folder(shared_models, monkeypatch):
     monkeypatch.delenv("TBT_MODEL_DIR", raising=False)
-    expected = str((shared_models / "nanotrack" / "v2" / "nanotrackv2.pth").absolute())
+    expected = str((shared_models / "nanotrack" / "v2" / "nanotrackv2.pth").resolve())
     assert TrainConfig(preset="nanotrack", model_dir=str(shared_models)).backbone_weights() == expected
     monkeypatch.setenv("TBT_MODEL_DIR", str(shared_models / "nanotrack"))
     assert TrainConfig(preset="nanotrack").backbone_weights() == expected

@@ -21,6 +21,7 @@ from tracking_by_trackers.teachers.transfer_set import (
     KEPT_COLUMNS,
     TABLE1_METRICS,
     TransferSetClipSource,
+    clip_windows,
     cut_clips,
     kept_trajectories,
     table1,
@@ -420,3 +421,59 @@ def test_from_store_of_an_empty_store_is_a_clear_error(tmp_path):
     TransferSetStore(tmp_path).write_manifest(SYNTHETIC_SPEC, [])
     with pytest.raises(ValueError, match="holds no trajectory"):
         TransferSetClipSource.from_store(tmp_path)
+
+
+# --- beta over clip-long windows ------------------------------------------------------------------------
+
+# Frame 0 initialises (ignored); frame 3 fails β = 0.5; frame 8 has no ground truth (neutral).
+DIPPING = [1.0, 0.9, 0.9, 0.4, 0.9, 0.9, 0.9, 0.9, NAN, 0.9]
+
+
+def test_clip_windows_by_hand():
+    """Windows of 4 frames [s, s+4), s = 0..6: those holding frame 3 fail, so 'dipping' keeps s = 4, 5, 6,
+    which cover frames 4..9 (evaluated: 4, 5, 6, 7, 9; AO 0.9). 'steady' keeps every start, 'edge' none:
+    an IoU equal to β fails in every window."""
+    rows = concat(
+        trajectory_rows("v", "dipping", DIPPING),
+        trajectory_rows("v", "steady", [1.0] + [0.8] * 9),
+        trajectory_rows("v", "edge", [1.0, 0.9, 0.9, 0.5, 0.9, 0.9, 0.5, 0.9, 0.9, 0.5]),
+    )
+    kept, starts = clip_windows(rows, beta=0.5, clip_length=4)
+    assert list(kept.columns) == KEPT_COLUMNS
+    assert kept[["teacher", "length", "evaluated"]].values.tolist() == [["dipping", 10, 5], ["steady", 10, 9]]
+    assert kept["ao"].tolist() == pytest.approx([0.9, 0.8])
+    assert [s.tolist() for s in starts] == [[4, 5, 6], [0, 1, 2, 3, 4, 5, 6]]
+    # Over whole trajectories only 'steady' passes.
+    assert kept_trajectories(rows, beta=0.5)["teacher"].tolist() == ["steady"]
+
+
+def test_clip_windows_start_only_on_annotated_frames_and_need_an_evaluated_frame():
+    # Frames 4..7 have no ground truth: windows starting there are refused, and [4, 8) judges nothing.
+    rows = trajectory_rows("v", "t", [1.0, 0.9, 0.9, 0.9, NAN, NAN, NAN, NAN, 0.9, 0.9])
+    kept, starts = clip_windows(rows, beta=0.5, clip_length=4)
+    assert starts[0].tolist() == [0, 1, 2, 3]
+    assert clip_windows(trajectory_rows("v", "t", [1.0, 0.9]), beta=0.5, clip_length=4)[0].empty
+
+
+def test_a_clip_source_over_windows_cuts_clips_inside_the_kept_windows_only():
+    sequence = make_moving_square_sequence(num_frames=10)
+    rows = trajectory_rows(sequence.name, "dipping", DIPPING, dataset=sequence.benchmark)
+    with pytest.raises(ValueError, match="no teacher trajectory passes beta=0.5"):
+        TransferSetClipSource(rows, [sequence], beta=0.5, clip_length=4)
+    source = TransferSetClipSource(
+        rows, [sequence], beta=0.5, clip_length=4, clips_per_trajectory=20, beta_scope="clip"
+    )
+    assert len(source) == 20 and set(source.clips["start"]) <= {4, 5, 6}
+    assert (source.clips["stop"] - source.clips["start"] == 4).all()
+
+
+def test_table1_over_windows_counts_what_the_clip_source_keeps():
+    rows = concat(
+        trajectory_rows("v", "dipping", DIPPING), trajectory_rows("w", "dipping", [1.0] + [0.3] * 9)
+    )
+    table = table1(rows, betas=[0.5], clip_length=4, clips_per_trajectory=5, beta_scope="clip")
+    assert table.loc["dipping", (0.5, "trajectories")] == 1 and table.loc["dipping", (0.5, "clips")] == 5
+    assert table.loc["dipping", (0.5, "AO")] == pytest.approx(0.9)
+    assert table1(rows, betas=[0.5], clip_length=4).loc["dipping", (0.5, "trajectories")] == 0
+    with pytest.raises(ValueError, match="beta_scope must be one of trajectory, clip, got 'frame'"):
+        table1(rows, betas=[0.5], beta_scope="frame")

@@ -74,30 +74,62 @@ from tracking_by_trackers.policies.kdrl.kdrl_losses import (
 __all__ = ["KDRLTorchLearner"]
 
 
+# The name of the backbone's own optimizer when it learns at a scaled rate (RLlib keys it "<module>_<name>").
+BACKBONE_OPTIMIZER = "backbone"
+
+
 class KDRLTorchLearner(KDRLLearner, IMPALATorchLearner):
     """KD-RL loss in torch (replaces IMPALA's V-trace loss); RAdam optimiser."""
 
     @override(TorchLearner)
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
+        """RAdam over the module; with ``backbone_lr_scale`` below 1 the backbone gets its own RAdam at
+        ``lr · backbone_lr_scale``, and at 0 none: its parameters stop requiring gradients, so autograd
+        skips its backward pass (a frozen pretrained backbone)."""
         module = self._module[module_id]
-        params = self.get_parameters(module)
+        scale = float(getattr(config, "backbone_lr_scale", 1.0))
+        backbone = module.unwrapped().net.backbone if scale != 1.0 else None
+        backbone_ids = {id(p) for p in backbone.parameters()} if backbone is not None else set()
+        params = [p for p in self.get_parameters(module) if id(p) not in backbone_ids]
         self.register_optimizer(
             module_id=module_id,
             optimizer=torch.optim.RAdam(params),
             params=params,
             lr_or_lr_schedule=config.lr,
         )
+        if backbone is None:
+            return
+        backbone_params = list(backbone.parameters())
+        if scale == 0.0:
+            for param in backbone_params:
+                param.requires_grad_(False)
+            return
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer_name=BACKBONE_OPTIMIZER,
+            optimizer=torch.optim.RAdam(backbone_params),
+            params=backbone_params,
+            lr_or_lr_schedule=config.lr * scale,
+        )
 
     def set_learning_rate(self, lr: float) -> None:
-        """Pin every optimizer's learning rate to ``lr`` from now on.
+        """Pin every optimizer's learning rate to ``lr`` from now on (the backbone's to ``lr`` times its
+        scale).
 
-        :class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRL` anneals the rate over its budget (``tracking_by_trackers.policies.kdrl.lr_schedule``) and calls
-        this through ``foreach_learner`` after every iteration: RLlib's own schedules count env steps, which
-        a time budget cannot name in advance (docs/rllib.md, *The optimiser*).
+        :class:`~tracking_by_trackers.policies.kdrl.kdrl.KDRL` anneals the rate over its budget
+        (``tracking_by_trackers.policies.kdrl.lr_schedule``) and calls this through ``foreach_learner`` after every
+        iteration: RLlib's own schedules count env steps, which a time budget cannot name in advance
+        (docs/rllib.md, *The optimiser*).
         """
+        scale = float(getattr(self.config, "backbone_lr_scale", 1.0))
         for optimizer in list(self._optimizer_lr_schedules):
-            self._optimizer_lr_schedules[optimizer] = Scheduler(lr, framework="torch", device=self._device)
-            self._set_optimizer_lr(optimizer, lr)
+            name = self._optimizer_name_of(optimizer)
+            rate = lr * scale if name.endswith(BACKBONE_OPTIMIZER) else lr
+            self._optimizer_lr_schedules[optimizer] = Scheduler(rate, framework="torch", device=self._device)
+            self._set_optimizer_lr(optimizer, rate)
+
+    def _optimizer_name_of(self, optimizer) -> str:
+        return next((name for name, opt in self._named_optimizers.items() if opt is optimizer), "")
 
     @override(IMPALATorchLearner)
     def compute_loss_for_module(

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from tracking_by_trackers.envs.clip_sources import SequenceClipSource, synthetic_clip_source
 from tracking_by_trackers.policies.kdrl.kdrl import KDRL, KDRLConfig
@@ -113,3 +114,45 @@ def test_without_a_budget_the_rate_stays_and_training_is_never_done(ray_session)
         algo.stop()
     assert result[BUDGET_PROGRESS] == 0.0 and not result["done"]
     assert np.isfinite(result[TRAINED_SECONDS])
+
+
+def _learner_state(algo) -> dict:
+    """Per optimizer, its rate; and a backbone and a head weight of the learner's module."""
+
+    def read(learner):
+        net = learner.module["default_policy"].unwrapped().net
+        rates = {name: opt.param_groups[0]["lr"] for name, opt in learner._named_optimizers.items()}
+        return rates, net.backbone.layers[0].weight.detach().clone(), net.actor.weight.detach().clone()
+
+    (call,) = algo.learner_group.foreach_learner(read)
+    return call.get()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [0.0, 0.1])
+def test_a_scaled_backbone_learns_at_its_share_of_the_annealed_rate_and_a_frozen_one_not_at_all(
+    ray_session, scale
+):
+    lr, final, budget = 1e-3, 0.1, 4
+    algo = _tiny_config(
+        lr=lr, final_lr_fraction=final, budget_iterations=budget, budget_minutes=1e4, backbone_lr_scale=scale
+    ).build_algo()
+    try:
+        rates, backbone_before, head_before = _learner_state(algo)
+        algo.train()
+        rates_after, backbone_after, head_after = _learner_state(algo)
+    finally:
+        algo.stop()
+    expected = {"default_policy_default_optimizer": lr}
+    if scale:
+        expected["default_policy_backbone"] = lr * scale
+    assert rates == pytest.approx(expected)
+    annealed = cosine(lr, final, 1 / budget)
+    assert rates_after == pytest.approx({name: rate * annealed / lr for name, rate in expected.items()})
+    assert not torch.equal(head_before, head_after)
+    assert torch.equal(backbone_before, backbone_after) == (scale == 0.0)
+
+
+def test_the_backbone_scale_is_range_checked():
+    with pytest.raises(ValueError, match=r"backbone_lr_scale must be in \[0, 1\], got 2"):
+        KDRLConfig().training(backbone_lr_scale=2).validate()
