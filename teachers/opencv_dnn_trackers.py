@@ -235,10 +235,16 @@ class DNNTracker(OpenCVTracker):
         params = self._spec.params_class()
         for param, path in self.model_files.items():
             setattr(params, param, str(path))
+        # OpenCV 5's DNN engine warns on every create that it ignores the (default) target: three log lines
+        # per video and teacher, with nothing for the user to do. Errors still show.
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             return self._spec.cv2_class.create(params)
         except cv2.error as error:
             raise self._model_error(error) from None
+        finally:
+            cv2.utils.logging.setLogLevel(level)
 
     def _check_models(self) -> None:
         # A network of the wrong shape loads fine and only fails on its first forward pass, in init.

@@ -254,3 +254,11 @@ def test_a_dnn_tracker_without_a_model_folder_names_every_way_to_give_one(monkey
         match=r"give the folder of its model files \(--model-dir, the config's model_dir, or \$TBT_MODEL_DIR\)",
     ):
         tracker_factory("nano_v2")
+
+
+@pytest.mark.data
+def test_making_and_starting_nanotrack_logs_nothing(shared_models, moving_square, capfd):
+    tracker = make_dnn_tracker("nano_v2", shared_models)
+    tracker.init(moving_square.frames[0], moving_square.init_box)
+    tracker.update(moving_square.frames[1])
+    assert "setPreferableTarget" not in capfd.readouterr().err
