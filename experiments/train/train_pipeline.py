@@ -216,7 +216,11 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     rows = store.read_all()
     print(
         table1(
-            rows, betas=[config.beta], clip_length=config.clip_length, beta_scope=config.beta_scope
+            rows,
+            betas=[config.beta],
+            clip_length=config.clip_length,
+            clips_per_trajectory=config.clips_per_trajectory,
+            beta_scope=config.beta_scope,
         ).to_string(float_format="{:.3f}".format)
     )
     if config.ablation != "gt_only":
