@@ -8,6 +8,7 @@ import shlex
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -74,15 +75,19 @@ def submitted(monkeypatch):
 
 def test_submit_ships_the_project_runtime_env_by_default(submitted):
     assert submit(parse(["submit", "--address", "http://head:8265", "--no-wait", "--", "train"])) == 0
-    assert submitted == [
-        {
-            "address": "http://head:8265",
-            "entrypoint": "tbt train",
-            "runtime_env": project_runtime_env(),
-            "wait": False,
-            "placement": {},
-        }
-    ]
+    [call] = submitted
+    # Each call stages the code in a folder of its own; the rest is the project's runtime env.
+    [code] = call["runtime_env"].pop("py_modules")
+    assert Path(code).name == "tracking_by_trackers" and (Path(code) / "envs").resolve() == REPO_ROOT / "envs"
+    expected = project_runtime_env()
+    expected.pop("py_modules")
+    assert call == {
+        "address": "http://head:8265",
+        "entrypoint": "tbt train",
+        "runtime_env": expected,
+        "wait": False,
+        "placement": {},
+    }
 
 
 def test_a_runtime_env_file_replaces_the_project_one_and_working_dir_overrides_it(submitted, tmp_path):
