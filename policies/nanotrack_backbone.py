@@ -34,9 +34,6 @@ __all__ = [
 ]
 
 NANOTRACK_V2_CHECKPOINT = "nanotrackv2.pth"
-# Where a model folder keeps it: the NanoTrack folder (v2/) or a models root (nanotrack/v2/), as for the
-# NanoTrack teachers (tracking_by_trackers.teachers.opencv_dnn_trackers).
-_CHECKPOINT_SUBFOLDERS = ("", "v2", "nanotrack/v2")
 _CHECKPOINT_PREFIX = "backbone."
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
 
@@ -191,7 +188,11 @@ def find_nanotrack_checkpoint(model_dir: str | Path) -> Path:
     Raises:
         FileNotFoundError: none of them holds it; the message lists where it looked.
     """
-    candidates = [Path(model_dir) / folder / NANOTRACK_V2_CHECKPOINT for folder in _CHECKPOINT_SUBFOLDERS]
+    # The folder itself, or where the NanoTrack v2 teacher's files are (its v2/ or nanotrack/v2/).
+    from tracking_by_trackers.teachers.opencv_dnn_trackers import NANOTRACK_SUBFOLDERS
+
+    folders = ("", *NANOTRACK_SUBFOLDERS["v2"])
+    candidates = [Path(model_dir) / folder / NANOTRACK_V2_CHECKPOINT for folder in folders]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

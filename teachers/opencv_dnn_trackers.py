@@ -35,7 +35,7 @@ Errors, raised when the tracker is made rather than on its first ``init``, becau
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -57,30 +57,30 @@ class _ModelSpec:
     subfolders: tuple[str, ...] = ("",)
 
 
+# NanoTrack's two versions share their file names, so each has its own folder under model_dir:
+# <model_dir>/v2/ (model_dir is the NanoTrack folder) or <model_dir>/nanotrack/v2/ (a models root). The
+# student's NanoTrack backbone looks for nanotrackv2.pth in the same folders.
+NANOTRACK_SUBFOLDERS: dict[str, tuple[str, ...]] = {
+    version: (version, f"nanotrack/{version}") for version in ("v2", "v1")
+}
+_NANOTRACK = _ModelSpec(
+    cv2.TrackerNano,
+    cv2.TrackerNano_Params,
+    {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
+    "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv2 "
+    "(linked from OpenCV's samples/python/tracker.py)",
+)
+
 _SPECS: dict[str, _ModelSpec] = {
-    "nano": _ModelSpec(
-        cv2.TrackerNano,
-        cv2.TrackerNano_Params,
-        {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
-        "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv2 "
-        "(linked from OpenCV's samples/python/tracker.py)",
-    ),
-    # NanoTrack's two versions share their file names, so each has its own folder under model_dir:
-    # <model_dir>/v2/ (model_dir is the NanoTrack folder) or <model_dir>/nanotrack/v2/ (a models root).
-    "nano_v2": _ModelSpec(
-        cv2.TrackerNano,
-        cv2.TrackerNano_Params,
-        {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
-        "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv2",
-        subfolders=("v2", "nanotrack/v2"),
-    ),
-    "nano_v1": _ModelSpec(
-        cv2.TrackerNano,
-        cv2.TrackerNano_Params,
-        {"backbone": ("nanotrack_backbone_sim.onnx",), "neckhead": ("nanotrack_head_sim.onnx",)},
-        "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrackv1",
-        subfolders=("v1", "nanotrack/v1"),
-    ),
+    "nano": _NANOTRACK,
+    **{
+        f"nano_{version}": replace(
+            _NANOTRACK,
+            source=f"https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/nanotrack{version}",
+            subfolders=subfolders,
+        )
+        for version, subfolders in NANOTRACK_SUBFOLDERS.items()
+    },
     "vit": _ModelSpec(
         cv2.TrackerVit,
         cv2.TrackerVit_Params,

@@ -174,6 +174,12 @@ def _check_scope(beta_scope: str) -> str:
     return beta_scope
 
 
+def _window_sums(flags: np.ndarray, width: int) -> np.ndarray:
+    """How many of ``flags`` are set in each window ``[s, s + width)``, for every start s that fits."""
+    totals = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    return totals[width:] - totals[:-width]
+
+
 def clip_windows(
     rows: pd.DataFrame, beta: float = DEFAULT_BETA, clip_length: int = DEFAULT_CLIP_LENGTH
 ) -> tuple[pd.DataFrame, list[np.ndarray]]:
@@ -202,12 +208,11 @@ def clip_windows(
         evaluated = ~np.isnan(iou) & (frame > 0)
         annotated = ~np.isnan(iou) | (frame == 0)
         bad = evaluated & ~(np.nan_to_num(iou, nan=0.0) > beta)
-
-        def window_sums(flags: np.ndarray) -> np.ndarray:
-            totals = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
-            return totals[clip_length:] - totals[:-clip_length]
-
-        valid = annotated[: length - clip_length + 1] & (window_sums(bad) == 0) & (window_sums(evaluated) > 0)
+        valid = (
+            annotated[: length - clip_length + 1]
+            & (_window_sums(bad, clip_length) == 0)
+            & (_window_sums(evaluated, clip_length) > 0)
+        )
         if not valid.any():
             continue
         window_starts = np.flatnonzero(valid)
