@@ -40,23 +40,25 @@ class ResultsTeacher(BaseTracker):
         root: The results root.
         benchmark: The benchmark folder to read from; the sequence's own ``benchmark`` when None.
 
-    A NaN stored box is returned as it is, so the loop records a failed frame there. ``last_ok`` stays
-    True: the stored results carry no failure flags.
+    A NaN stored box is returned as it is, so the loop records a failed frame there. ``last_ok`` replays
+    the stored failure flags (:mod:`tracking_by_trackers.teachers.results_store`): False on a frame the live tracker
+    reported failure on, True everywhere for published results, which carry none.
     """
 
     def __init__(self, root: str | Path, tracker: str, benchmark: str | None = None):
         self.root = Path(root)
         self.name = tracker
         self.benchmark = benchmark
-        self._prepared: tuple[str, np.ndarray] | None = None
-        self._replaying: tuple[str, np.ndarray] | None = None
+        self._prepared: tuple[str, np.ndarray, np.ndarray] | None = None
+        self._replaying: tuple[str, np.ndarray, np.ndarray] | None = None
         self._next_row = 0
 
     def prepare(self, sequence: Sequence) -> None:
         """Load the stored boxes of ``sequence``; :class:`DatasetError` if they are missing or do not fit."""
         benchmark = self.benchmark or sequence.benchmark
         # read_result's DatasetError already names the missing file and the tracker.
-        boxes = read_result(self.root, benchmark, self.name, sequence.name).boxes
+        stored = read_result(self.root, benchmark, self.name, sequence.name)
+        boxes = stored.boxes
         offset = sequence.attributes.get("frame_offset", 0)
         stop = offset + len(sequence)
         if len(boxes) < stop or (offset == 0 and len(boxes) != stop):
@@ -66,7 +68,7 @@ class ResultsTeacher(BaseTracker):
                 f"has {len(boxes)} boxes, which do not fit {frames} of sequence {benchmark}/{sequence.name}; "
                 "the stored result was made on other frames"
             )
-        self._prepared = (f"{benchmark}/{sequence.name}", boxes[offset:stop])
+        self._prepared = (f"{benchmark}/{sequence.name}", boxes[offset:stop], stored.ok[offset:stop])
 
     def init(self, image: np.ndarray, box) -> None:
         """Start replaying the prepared sequence; warns if ``box`` is far from the stored frame-0 box."""
@@ -78,7 +80,8 @@ class ResultsTeacher(BaseTracker):
         # Consumed here, so that a second video cannot silently replay the first one's boxes.
         self._replaying, self._prepared = self._prepared, None
         self._next_row = 1
-        sequence, rows = self._replaying
+        self.last_ok = True
+        sequence, rows, _ = self._replaying
         overlap = iou(rows[0], np.asarray(box, dtype=np.float64))
         if overlap < INIT_IOU_WARNING:
             logger.warning(
@@ -95,12 +98,13 @@ class ResultsTeacher(BaseTracker):
         """The next stored box (NaN where the stored tracker gave none); ``image`` is not looked at."""
         if self._replaying is None:
             raise RuntimeError(f"results teacher {self.name}: call init(image, box) before update(image)")
-        sequence, rows = self._replaying
+        sequence, rows, ok = self._replaying
         if self._next_row >= len(rows):
             raise IndexError(
                 f"results teacher {self.name}: the stored result for {sequence} has {len(rows)} rows, and "
                 f"update was called for frame {self._next_row}"
             )
         box = rows[self._next_row].copy()
+        self.last_ok = bool(ok[self._next_row])
         self._next_row += 1
         return box

@@ -50,7 +50,8 @@ def report_evaluation(out: Path, manifest: dict) -> pd.DataFrame:
     # Manifests written before student trackers existed have no specs: their names were their specs.
     specs = {name: manifest.get("specs", {}).get(name, name) for name in trackers}
     student_trackers = [name for name in trackers if is_student_tracker_spec(specs[name])]
-    replayed = [name for name in trackers if specs[name].startswith(RESULTS_PREFIX)]
+    # Replayed tracks, and student trackers whose teachers are replayed, have no FPS worth reporting.
+    replayed = [name for name in trackers if RESULTS_PREFIX in specs[name]]
     # The oracle fuses the teachers: the student's trackers are what it is compared with, not members.
     oracle_of = [name for name in trackers if name != IdentityTracker.name and name not in student_trackers]
     mode = pooling_mode(sequences)

@@ -166,8 +166,10 @@ class CheckpointValidator:
         self.backend = backend
         self.specs = {"tras": "tras"}
         if metric == "modes":
-            self.specs["trast"] = f"trast:results:{partner}"
-            self.specs["trasfust"] = "trasfust:" + "+".join(f"results:{teacher}" for teacher in pool)
+            from tracking_by_trackers.policies.trackers.factory import replaying_teachers
+
+            self.specs["trast"] = replaying_teachers(f"trast:{partner}")
+            self.specs["trasfust"] = replaying_teachers(f"trasfust:{'+'.join(pool)}")
 
     def describe(self) -> str:
         """What the score is, for logs."""

@@ -40,6 +40,12 @@ def evaluate_on_test_set(
     """One-pass evaluation of ``specs`` on the test videos (resumable), in threads or as Ray tasks
     (``backend``, see :mod:`tracking_by_trackers.experiments.evaluation.evaluate`); returns the pooled score table.
 
+    The teachers track the test videos first, once; TRAST and TRASFUST then replay those tracks
+    (:func:`~tracking_by_trackers.policies.trackers.factory.replaying_teachers`) instead of running every
+    teacher again beside the student. Their boxes are the live trackers' (the replay reproduces each
+    teacher's boxes and failures), and the evaluation costs the teachers once instead of three times.
+    Their FPS is then not measured here (the report shows "–"); ``tbt evaluate`` measures it live.
+
     Results of the student's trackers are dropped when the student changed since they were stored (a
     resumed run that trained further), so a report never mixes two students.
     """
@@ -49,15 +55,27 @@ def evaluate_on_test_set(
         parse_evaluation_trackers,
     )
     from tracking_by_trackers.experiments.evaluation.evaluation_report import report_evaluation
+    from tracking_by_trackers.policies.trackers.factory import is_student_tracker_spec, replaying_teachers
 
     sequences = load_dataset(config.test_dataset)
-    factories, student_names = parse_evaluation_trackers(
-        ",".join(specs), student=student, results_root=config.results_root, model_dir=config.model_dir
+    results = eval_dir / "results"
+    teacher_specs = [spec for spec in specs if not is_student_tracker_spec(spec)]
+    student_specs = [replaying_teachers(spec) for spec in specs if is_student_tracker_spec(spec)]
+    teachers, _ = parse_evaluation_trackers(
+        ",".join(teacher_specs), results_root=config.results_root, model_dir=config.model_dir
     )
+    students, student_names = parse_evaluation_trackers(
+        ",".join(student_specs), student=student, results_root=results
+    )
+    names = {
+        **dict(zip(teacher_specs, teachers, strict=True)),
+        **dict(zip(student_specs, students, strict=True)),
+    }
+    run_specs = [spec if spec in names else replaying_teachers(spec) for spec in specs]
     manifest = {
         "dataset": config.test_dataset,
-        "trackers": list(factories),
-        "specs": dict(zip(factories, specs, strict=True)),
+        "trackers": [names[spec] for spec in run_specs],
+        "specs": {names[spec]: spec for spec in run_specs},
         "student": str(student.resolve()),
         "student_sha256": _sha256(student),
     }
@@ -66,10 +84,12 @@ def evaluate_on_test_set(
         previous = json.loads(manifest_path.read_text())
         if previous.get("student_sha256") != manifest["student_sha256"]:
             for name in student_names:
-                shutil.rmtree(eval_dir / "results" / sequences[0].benchmark / name, ignore_errors=True)
+                shutil.rmtree(results / sequences[0].benchmark / name, ignore_errors=True)
     eval_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(manifest_path, json.dumps(manifest, indent=2))
-    evaluate_trackers(sequences, factories, eval_dir / "results", workers=2, backend=backend)
+    # The teachers' tracks first: the student's trackers replay them.
+    evaluate_trackers(sequences, teachers, results, workers=2, backend=backend)
+    evaluate_trackers(sequences, students, results, workers=2, backend=backend)
     return report_evaluation(eval_dir, manifest)
 
 
@@ -198,6 +218,8 @@ Training videos `{config.dataset}`; test videos `{config.test_dataset}`. Teacher
 ## Scores on the test videos
 
 {markdown_table(table, column_formats={COLUMN_FPS: "{:.1f}"})}
+TRAST and TRASFUST replayed the teachers' tracks of the test videos (the same boxes as live teachers), so
+their FPS is not measured here ("–"); `tbt evaluate --student student.pt` measures it with live teachers.
 
 ## The bar
 

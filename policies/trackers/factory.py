@@ -30,10 +30,16 @@ from tracking_by_trackers.policies.trackers.teacher_runner import RUNNER_KINDS
 from tracking_by_trackers.policies.trackers.tras import TRAS
 from tracking_by_trackers.policies.trackers.trasfust import TRASFUST
 from tracking_by_trackers.policies.trackers.trast import TRAST
-from tracking_by_trackers.teachers.registry import tracker_factory
+from tracking_by_trackers.teachers.registry import RESULTS_PREFIX, tracker_factory
 from tracking_by_trackers.teachers.tracker import FusingTracker, TrackerFactory
 
-__all__ = ["STUDENT_MODES", "is_student_tracker_spec", "make_student_tracker", "student_tracker_factory"]
+__all__ = [
+    "STUDENT_MODES",
+    "is_student_tracker_spec",
+    "make_student_tracker",
+    "replaying_teachers",
+    "student_tracker_factory",
+]
 
 STUDENT_MODES = (TRAS.mode, TRAST.mode, TRASFUST.mode)
 _TEACHER_SEPARATOR = "+"
@@ -42,6 +48,21 @@ _TEACHER_SEPARATOR = "+"
 def is_student_tracker_spec(spec: str) -> bool:
     """True when ``spec`` names one of :data:`STUDENT_MODES` (``tras``, ``trast:…``, ``trasfust:…``)."""
     return spec.strip().partition(":")[0].strip().lower() in STUDENT_MODES
+
+
+def replaying_teachers(spec: str) -> str:
+    """The same student tracker with every teacher replayed from stored results: ``trast:csrt`` →
+    ``trast:results:csrt``, ``trasfust:kcf+csrt`` → ``trasfust:results:kcf+results:csrt`` (``tras`` and
+    teachers already replayed stay as they are). Its name is the live tracker's, and so are its boxes when
+    the stored tracks are the live teachers' on the same frames: neither tracker re-initialises a teacher
+    on its own output, and the stored failure flags replay ``last_ok``
+    (:mod:`tracking_by_trackers.teachers.results_store`)."""
+    mode, _, teacher_text = spec.strip().partition(":")
+    teachers = [item.strip() for item in teacher_text.split(_TEACHER_SEPARATOR) if item.strip()]
+    if not teachers:
+        return spec.strip()
+    replayed = [item if item.startswith(RESULTS_PREFIX) else RESULTS_PREFIX + item for item in teachers]
+    return f"{mode.strip()}:{_TEACHER_SEPARATOR.join(replayed)}"
 
 
 def make_student_tracker(

@@ -91,6 +91,11 @@ def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path
         scores.index
     )
     assert scores["AO"].between(0, 1).all()
+    # TRAST and TRASFUST replayed the teachers' own test tracks; only live trackers have an FPS.
+    specs = json.loads((out / "evaluation" / "evaluation.json").read_text())["specs"]
+    assert specs["trast-kcf"] == "trast:results:kcf" and specs["kcf"] == "kcf"
+    assert scores.loc[["trast-kcf", "trasfust-kcf+mosse"], "FPS"].isna().all()
+    assert (scores.loc[["tras", "kcf"], "FPS"] > 0).all()
     curves = pd.read_csv(report / "training_curves.csv")
     assert curves["iteration"].tolist() == [1, 2, 3, 4]
     # The default checkpoint metric: TRAS, TRAST and TRASFUST replaying the teachers' stored tracks of the
