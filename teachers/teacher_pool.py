@@ -16,9 +16,15 @@ Failures, from mildest to worst:
   run goes on;
 - a video with bad input (a missing or unreadable frame) is skipped with a logged error naming the file,
   and nothing is stored for it, so that a re-run after the data is fixed picks it up;
-- a teacher that kills its actor (a segfault inside OpenCV, an out-of-memory kill) is retried once on a
-  fresh actor; if it kills that one too, the pair is recorded as failed for that video (every frame after
-  the first ``ok = False``, boxes frozen at the initial box) and the build goes on.
+- an actor process that dies while it tracks (a segfault inside OpenCV, an out-of-memory kill, a kill
+  from outside) is restarted by Ray, which runs the pair again on it (the actors' ``max_restarts`` and
+  ``max_task_retries``, Ray's own fault tolerance); a teacher that kills its actor on that retry too is
+  recorded as failed for that video (every frame after the first ``ok = False``, boxes frozen at the
+  initial box) and the build goes on, on the restarted actor;
+- an actor that is gone for good (``ray.kill``, restarts exhausted) is replaced by a fresh one, and its
+  pair is tried there.
+
+Either way the pairs already stored are not run again: only the pair the actor held is redone.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import ray
-from ray.exceptions import ActorDiedError, RayActorError, RayTaskError
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, RayTaskError
 from tqdm import tqdm
 
 from tracking_by_trackers.envs.sequence import DatasetError, Sequence
@@ -41,7 +47,8 @@ from tracking_by_trackers.teachers.transfer_store import TransferSetStore, traje
 logger = logging.getLogger(__name__)
 
 TeacherFactory = Callable[[], object]
-# A crashed job is tried on a fresh actor this many times before the pair is recorded as failed.
+# A job whose actor died is run again this many times (Ray restarts the actor and retries the job itself)
+# before the pair is recorded as failed.
 MAX_CRASH_RETRIES = 1
 
 
@@ -70,7 +77,8 @@ class PoolReport:
     Attributes:
         ran: Pairs tracked and stored now (failed ones included).
         skipped: Pairs already stored, not run again.
-        failed: ``(video, teacher)`` pairs stored as failed because the teacher crashed its actor twice.
+        failed: ``(video, teacher)`` pairs stored as failed because the teacher crashed its actor on
+            every try (``1 + MAX_CRASH_RETRIES``).
         bad_input: ``(video, teacher, message)`` for pairs not stored because the video could not be read.
     """
 
@@ -129,7 +137,11 @@ class TeacherPool:
         self.actors = [self._new_actor() for _ in range(num_actors)]
 
     def _new_actor(self):
-        return TeacherActor.options(**self._actor_options).remote()
+        # Ray restarts an actor whose process dies and runs its job again (docs/cluster.md, *Resuming
+        # teacher builds, evaluations and sweeps*).
+        return TeacherActor.options(
+            **self._actor_options, max_restarts=-1, max_task_retries=MAX_CRASH_RETRIES
+        ).remote()
 
     def build(
         self,
@@ -199,21 +211,27 @@ class TeacherPool:
                     self._release(jobs_left, sequence_refs, sequence)
                     progress.update()
                     continue
-                except (RayActorError, ActorDiedError) as error:
-                    crashes[key] = crashes.get(key, 0) + 1
-                    logger.warning(
-                        "teacher %s crashed its actor on %s (try %d): %s",
-                        name,
-                        sequence.name,
-                        crashes[key],
-                        error,
-                    )
-                    self._restart(actor_index, starting)
-                    if crashes[key] <= MAX_CRASH_RETRIES:
-                        pending.appendleft((sequence, name))
-                        continue
+                except RayActorError as error:
+                    if isinstance(error, ActorUnavailableError):
+                        # Ray restarted the actor and retried the job, and the actor died every time.
+                        crashes[key] = crashes.get(key, 0) + 1 + MAX_CRASH_RETRIES
+                        idle.append(actor_index)  # restarting: it takes the next job once it is back
+                    else:  # gone for good: a fresh actor, and the pair tried on it
+                        crashes[key] = crashes.get(key, 0) + 1
+                        logger.warning(
+                            "teacher actor %d died for good while %s tracked %s (try %d): %s",
+                            actor_index,
+                            name,
+                            sequence.name,
+                            crashes[key],
+                            error,
+                        )
+                        self._restart(actor_index, starting)
+                        if crashes[key] <= MAX_CRASH_RETRIES:
+                            pending.appendleft((sequence, name))
+                            continue
                     logger.error(
-                        "teacher %s recorded as failed on %s after %d crashes",
+                        "teacher %s recorded as failed on %s: it crashed its actor %d times",
                         name,
                         sequence.name,
                         crashes[key],
