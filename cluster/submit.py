@@ -156,7 +156,9 @@ def submit(args: argparse.Namespace) -> int:
             placement=entrypoint_placement(args),
         )
     except (SubmitError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        from tracking_by_trackers.experiments.cli import error_line
+
+        print(error_line(error), file=sys.stderr)
         return _NOT_SUBMITTED
 
 

@@ -3,6 +3,13 @@
 Frames are read lazily through a *frame source* and always come back as RGB ``uint8`` arrays of shape
 ``(H, W, 3)``. RGB is the one image convention of this project (the GOT-10k toolkit's PIL images are RGB);
 code that talks to OpenCV converts to BGR at its edge.
+
+Image files that are not 8-bit, 3-channel are converted rather than refused, as the GOT-10k toolkit's
+``Image.open(...).convert("RGB")`` does: grey frames (whole OTB sequences are grey) get three equal
+channels, an alpha channel is dropped, 16-bit images are scaled to 8 bits. A missing, empty or undecodable
+file is a :class:`DatasetError` naming it. A frame whose size differs from its video's first frame is
+refused by :func:`read_frame` (the ground truth is in the pixels of one frame size; see
+docs/bad_input.md).
 """
 
 from __future__ import annotations
@@ -45,10 +52,43 @@ def read_rgb_image(path: str | os.PathLike) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DatasetError(f"missing frame: {path}")
+    if os.path.getsize(path) == 0:
+        raise DatasetError(f"unreadable frame (empty file, 0 bytes): {path}")
+    # IMREAD_COLOR converts grey, alpha and 16-bit images to 8-bit, 3-channel (module docstring).
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise DatasetError(f"unreadable frame (not a decodable image): {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_frame(
+    frames: FrameSource, index: int, where: str, expected_hw: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Frame ``index`` of ``frames``, with a :class:`DatasetError` that names ``where`` and the frame.
+
+    Args:
+        frames: The video's frames.
+        index: The frame to read.
+        where: The video, as messages name it (``"OTB/Crossing"``, a clip's name).
+        expected_hw: The ``(height, width)`` every frame must have (its video's first frame); None: any.
+
+    Raises:
+        DatasetError: The frame is missing or unreadable (the reader's message, which names the file,
+            prefixed with ``where`` and the frame), or its size is not ``expected_hw``. A resized frame is
+            refused rather than used: boxes are pixel coordinates of one frame size, so every box on it
+            would be off.
+    """
+    try:
+        frame = frames[index]
+    except DatasetError as error:
+        raise DatasetError(f"{where} frame {index}: {error}") from None
+    if expected_hw is not None and tuple(frame.shape[:2]) != tuple(expected_hw):
+        path = f" ({frames.paths[index]})" if isinstance(frames, ImageFiles) else ""
+        raise DatasetError(
+            f"{where} frame {index}{path}: frame size changes from {expected_hw[1]}x{expected_hw[0]} "
+            f"(frame 0) to {frame.shape[1]}x{frame.shape[0]}; every frame of a video must have one size"
+        )
+    return frame
 
 
 @dataclass(frozen=True)
@@ -190,9 +230,10 @@ class Sequence:
         if len(gt_boxes) == 0:
             raise DatasetError(f"sequence {self.benchmark}/{self.name} has no frames")
         if not np.isfinite(gt_boxes[0]).all() or gt_boxes[0, 2] <= 0 or gt_boxes[0, 3] <= 0:
+            first = f" ({self.frames.paths[0]})" if isinstance(self.frames, ImageFiles) else ""
             raise DatasetError(
-                f"sequence {self.benchmark}/{self.name}: the first frame needs a valid initial box, got "
-                f"{gt_boxes[0].tolist()}"
+                f"sequence {self.benchmark}/{self.name}: the first frame{first} needs a valid initial box "
+                f"(finite, width and height > 0; trackers start from it), got {gt_boxes[0].tolist()}"
             )
 
     def __len__(self) -> int:

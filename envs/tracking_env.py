@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import cv2
@@ -27,8 +28,14 @@ from tracking_by_trackers.envs.sample_keys import (
     TEACHER_BOXES,
     TEACHER_REWARD,
 )
+from tracking_by_trackers.envs.sequence import DatasetError, read_frame
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CLIP_LENGTH = 32
+# Clips drawn in a row at reset, each with a frame that cannot be read, before the env gives up: one bad
+# video among many is skipped, a source whose videos are all unreadable is an error.
+MAX_BAD_CLIPS = 10
 
 
 class TrackingEnv(gym.Env):
@@ -69,9 +76,16 @@ class TrackingEnv(gym.Env):
     ## Episode End
 
     The episode terminates after ``len(clip) − 1`` steps, when the clip's last frame has been tracked.
-    There is no truncation: the clip length, not a time limit, bounds the episode (a curriculum shortens it
-    with ``reset(options={"clip_length": n})``), so the env is registered without ``max_episode_steps``.
+    There is no truncation but for bad input (below): the clip length, not a time limit, bounds the
+    episode (a curriculum shortens it with ``reset(options={"clip_length": n})``), so the env is
+    registered without ``max_episode_steps``.
     The observation returned at termination repeats the last frame and carries no training target.
+
+    Bad input is skipped, not raised inside the env runner (docs/bad_input.md): a clip whose
+    first two frames cannot be read (missing, undecodable, or of another size than frame 0) is replaced by
+    another draw at reset, and a frame that cannot be read later truncates the episode there; both are
+    logged with the clip, the frame and the file. ``reset`` raises only when :data:`MAX_BAD_CLIPS` clips in
+    a row are bad.
 
     ## Info
 
@@ -148,15 +162,25 @@ class TrackingEnv(gym.Env):
         if unknown:
             raise ValueError(f"unknown reset option(s) {unknown}; the only option is {CLIP_LENGTH_OPTION!r}")
         length = int(options.get(CLIP_LENGTH_OPTION, self.clip_length))
-        self._clip = self.clip_source.sample(self.np_random, length)
+        self._clip, self._previous_frame, self._frame = self._readable_clip(length)
         self._teacher_names = sorted(self._clip.teacher_boxes)
         self._best_teachers = self._best_teacher_per_frame(self._clip)
         self._t = 1
         self._box = self._clip.gt_boxes[0].copy()
         self._last_iou = 1.0
-        self._previous_frame = self._clip.frames[0]
-        self._frame = self._clip.frames[1]
         return self._observation(), self._info()
+
+    def _readable_clip(self, length: int) -> tuple[Clip, np.ndarray, np.ndarray]:
+        """A clip drawn from the source and its first two frames, skipping clips whose frames are bad."""
+        for _ in range(MAX_BAD_CLIPS):
+            clip = self.clip_source.sample(self.np_random, length)
+            try:
+                first = read_frame(clip.frames, 0, f"clip {clip.name}")
+                return clip, first, read_frame(clip.frames, 1, f"clip {clip.name}", first.shape[:2])
+            except DatasetError as error:
+                logger.warning("skipping a clip with bad input: %s", error)
+                last_error = error
+        raise DatasetError(f"{MAX_BAD_CLIPS} clips drawn in a row had bad input; the last: {last_error}")
 
     def step(self, action):
         if self._clip is None:
@@ -172,10 +196,17 @@ class TrackingEnv(gym.Env):
         self._last_iou = float(iou(self._box, gt_box))
         self._t += 1
         terminated = self._t >= len(self._clip)
+        truncated = False
         self._previous_frame = self._frame
         if not terminated:
-            self._frame = self._clip.frames[self._t]
-        return self._observation(), step_reward, terminated, False, self._info()
+            try:
+                where = f"clip {self._clip.name}"
+                self._frame = read_frame(self._clip.frames, self._t, where, self._frame.shape[:2])
+            except DatasetError as error:
+                # The observation then repeats the last good frame; a truncated episode bootstraps from it.
+                logger.warning("ending an episode early on bad input: %s", error)
+                truncated = True
+        return self._observation(), step_reward, terminated, truncated, self._info()
 
     def render(self):
         if self.render_mode != "rgb_array" or self._clip is None:

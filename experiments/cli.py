@@ -148,6 +148,7 @@ def cmd_track(args: argparse.Namespace) -> None:
     import cv2
     import torch
 
+    from tracking_by_trackers.envs.sequence import read_frame
     from tracking_by_trackers.experiments.evaluation.track_video import open_frames, parse_box, track_video
     from tracking_by_trackers.policies.trackers.factory import student_tracker_factory
     from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
@@ -167,8 +168,9 @@ def cmd_track(args: argparse.Namespace) -> None:
         )
     spec = _student_tracker_spec(args.mode, args.teachers)
     frames, video_fps = open_frames(args.video)
+    first = read_frame(frames, 0, f"video {args.video}")  # a bad frame is its own error, not --init's
     try:
-        check_initial_box(box, frames[0].shape[:2])
+        check_initial_box(box, first.shape[:2])
     except ValueError as error:
         raise UsageError(f"--init {args.init}: {error}") from None
     name, factory = student_tracker_factory(
@@ -487,6 +489,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def error_line(error: BaseException) -> str:
+    """``tbt: error: <message>`` on one line, as argparse words its own errors (a message that spans
+    lines, such as a parser's, is joined with ``; ``)."""
+    parts = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"tbt: error: {'; '.join(parts)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -497,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as error:  # DatasetError, ConfigError, GPURequestError are ValueErrors
         if args.verbose:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     return status or 0
 

@@ -66,7 +66,14 @@ def module_checkpoint_dir(checkpoint: str | os.PathLike) -> Path:
 def _network_from_checkpoint(checkpoint: str | os.PathLike) -> StudentNetwork:
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    module = RLModule.from_checkpoint(module_checkpoint_dir(checkpoint))
+    folder = module_checkpoint_dir(checkpoint)
+    try:
+        module = RLModule.from_checkpoint(folder)
+    except Exception as error:  # truncated or foreign state files: one message naming the folder
+        reason = " ".join(str(error).split())[:300]
+        raise ExportError(
+            f"cannot load the module checkpoint {folder}: {type(error).__name__}: {reason}"
+        ) from error
     net = getattr(module, "net", None)
     if not isinstance(net, StudentNetwork):
         raise ExportError(f"the module in {checkpoint} is a {type(module).__name__}, not the student")
@@ -114,9 +121,42 @@ def load_student(path: str | os.PathLike) -> StudentNetwork:
             raise ExportError(
                 f"{path} has export version {payload['version']}; this code reads <= {EXPORT_VERSION}"
             )
-        config = StudentPreset(**payload["config"])
+        try:
+            config = StudentPreset(**payload["config"])
+        except (KeyError, TypeError) as error:
+            raise ExportError(
+                f"{path}: its student config {payload.get('config')!r} does not fit this code's "
+                f"StudentPreset ({error}); export the checkpoint again with this version"
+            ) from None
         net = StudentNetwork.from_config(config)
+        problems = _weights_mismatch(net, payload.get("state_dict", {}))
+        if problems:
+            raise ExportError(
+                f"{path}: its weights do not fit the network its config describes (backbone "
+                f"{config.backbone!r}, fc {config.fc_width}, lstm {config.lstm_width}): {problems}; the "
+                "file mixes two presets (weights of one, config of another) or was edited"
+            )
         net.load_state_dict(payload["state_dict"])
     else:
         raise ExportError(f"student {path} does not exist")
     return net.cpu().eval()
+
+
+def _weights_mismatch(net: StudentNetwork, state_dict: dict) -> str:
+    """How ``state_dict`` differs from ``net``'s own in names and shapes, in one line; empty if it fits.
+
+    torch's ``load_state_dict`` error lists every tensor on its own line, hundreds for a ResNet."""
+    expected = net.state_dict()
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    reshaped = [
+        f"{key} {tuple(state_dict[key].shape)} instead of {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state_dict and tuple(state_dict[key].shape) != tuple(value.shape)
+    ]
+    parts = [
+        f"{len(keys)} {what} (first: {keys[0]})"
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", reshaped))
+        if keys
+    ]
+    return ", ".join(parts)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracking_by_trackers.envs.boxes import is_valid
-from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.envs.sequence import Sequence, read_frame
 from tracking_by_trackers.teachers.tracker import Tracker, check_tracker
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,13 @@ def track_sequence(tracker: Tracker, sequence: Sequence) -> TrackingResult:
     ``prepare`` lets the trackers that must know the video (stored results, scripted test teachers) read
     it. A tracker that raises on a frame is logged, the frame is marked failed, and tracking goes on: one
     bad frame must not cost the whole run. A tracker whose ``prepare`` or ``init`` raises fails every frame.
+    Bad input is not the tracker's failure: a frame that cannot be read, or whose size differs from frame
+    0's, raises (callers skip the video or stop, never store a result made of it).
 
     Raises:
         TypeError: ``tracker`` does not follow :class:`tracking_by_trackers.teachers.tracker.Tracker`.
+        DatasetError: A frame is missing, unreadable or of another size; the message names the sequence,
+            the frame and the file.
     """
     count = len(sequence)
     boxes = np.full((count, 4), np.nan)
@@ -60,17 +64,19 @@ def track_sequence(tracker: Tracker, sequence: Sequence) -> TrackingResult:
     ok = np.zeros(count, dtype=bool)
     name = check_tracker(tracker, "tracker given to track_sequence").name
     boxes[0] = sequence.init_box
+    where = f"sequence {sequence.benchmark}/{sequence.name}"
+    first = read_frame(sequence.frames, 0, where)
     start = time.perf_counter()
     try:
         tracker.prepare(sequence)
-        tracker.init(sequence.frames[0], sequence.init_box)
+        tracker.init(first, sequence.init_box)
     except Exception as error:  # a broken tracker is a result to record, not a reason to stop
         logger.warning("%s failed to initialise on %s: %s", name, sequence.name, error)
         return TrackingResult(boxes, times, ok)
     times[0] = time.perf_counter() - start
     ok[0] = True
     for index in range(1, count):
-        frame = sequence.frames[index]
+        frame = read_frame(sequence.frames, index, where, first.shape[:2])
         start = time.perf_counter()
         try:
             box = np.asarray(tracker.update(frame), dtype=np.float64).reshape(4)

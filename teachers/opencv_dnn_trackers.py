@@ -25,11 +25,16 @@ or takes explicit paths:
 Errors, raised when the tracker is made rather than on its first ``init``, because
 :func:`tracking_by_trackers.teachers.one_pass.track_sequence` would record a failed ``init`` as a failed sequence and go on:
 
-- a missing file raises :class:`FileNotFoundError` naming the tracker, every missing file by its full
-  expected path, and where to get it;
+- a missing file raises :class:`MissingModelFileError` (a :class:`FileNotFoundError`, and a
+  :class:`ValueError` so that ``tbt`` reports it as a usage error) naming the tracker, every missing file by
+  its full expected path, and where to get it;
 - a file OpenCV cannot load or run (empty, truncated, not ONNX, another network) raises
   :class:`ValueError` naming the file(s) at fault and OpenCV's reason, never a bare ``cv2.error``; the models
-  are run once on a blank image to find out, since a network of the wrong shape only fails when run.
+  are run once on a blank image to find out, since a network of the wrong shape only fails when run. A
+  network that has the right inputs and outputs but other weights (NanoTrack v1's head in v2's folder)
+  runs, so it cannot be told from the right one.
+
+Each message is one line (parts separated by ``;``), as ``tbt`` prints errors.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ import cv2
 import numpy as np
 
 from tracking_by_trackers.teachers.opencv_trackers import OpenCVTracker
+
+
+class MissingModelFileError(FileNotFoundError, ValueError):
+    """A DNN tracker's model file is missing: bad input, so a ValueError too (``tbt``'s one-line errors)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,7 @@ def find_model_files(
 
     Raises:
         ValueError: An unknown kind or parameter name.
-        FileNotFoundError: Some file is missing or not given; the message lists every one of them.
+        MissingModelFileError: Some file is missing or not given; the message lists every one of them.
     """
     spec = _spec(kind)
     unknown = sorted(set(model_paths) - set(spec.files))
@@ -153,25 +162,25 @@ def find_model_files(
             ]
         else:
             where = " or ".join(names)
-            missing.append(f"  {param}: not given (pass {param}=<path> or a model_dir holding {where})")
+            missing.append(f"{param}: not given (pass {param}=<path> or a model_dir holding {where})")
             continue
         existing = [path for path in candidates if path.is_file()]
         if existing:
             found[param] = existing[0]
         else:
-            missing.append(f"  {param}: {' or '.join(str(path) for path in candidates)}")
+            missing.append(f"{param}: {' or '.join(str(path) for path in candidates)}")
     if missing:
-        raise FileNotFoundError(
-            f"OpenCV DNN tracker {kind!r} is missing {len(missing)} model file(s):\n"
-            + "\n".join(missing)
-            + f"\nGet them from {spec.source}."
+        raise MissingModelFileError(
+            f"OpenCV DNN tracker {kind!r} is missing {len(missing)} model file(s): "
+            + "; ".join(missing)
+            + f"; get them from {spec.source}"
         )
     return found
 
 
 def _opencv_reason(error: cv2.error) -> str:
     """OpenCV's message without its version and source-file prefix."""
-    message = str(error).strip()
+    message = " ".join(str(error).split())
     return message.split(" error: ", 1)[-1]
 
 
@@ -182,7 +191,7 @@ def _unloadable_files(files: Mapping[str, Path]) -> list[str]:
         try:
             cv2.dnn.readNetFromONNX(str(path))
         except cv2.error as error:
-            rejected.append(f"  {param}: {path}: {_opencv_reason(error)}")
+            rejected.append(f"{param}: {path}: {_opencv_reason(error)}")
     return rejected
 
 
@@ -203,7 +212,7 @@ class DNNTracker(OpenCVTracker):
             to constant, so only VitTrack's and DaSiamRPN's say much.
 
     Raises:
-        FileNotFoundError: A model file is missing.
+        MissingModelFileError: A model file is missing.
         ValueError: OpenCV cannot load or run the model files; the message names the file(s).
     """
 
@@ -222,13 +231,13 @@ class DNNTracker(OpenCVTracker):
         culprits = _unloadable_files(self.model_files)
         if not culprits:
             # Each file loads on its own: one holds another network than its parameter wants.
-            culprits = [f"  {param}: {path}" for param, path in self.model_files.items()]
+            culprits = [f"{param}: {path}" for param, path in self.model_files.items()]
             culprits.append(f"OpenCV said: {_opencv_reason(error)}")
-            culprits.append(f"(is each file the {self.kind} network its parameter names?)")
+            culprits.append(f"is each file the {self.kind} network its parameter names?")
         return ValueError(
-            f"OpenCV DNN tracker {self.kind!r} cannot load or run its model file(s):\n"
-            + "\n".join(culprits)
-            + f"\nGet working files from {self._spec.source}."
+            f"OpenCV DNN tracker {self.kind!r} cannot load or run its model file(s): "
+            + "; ".join(culprits)
+            + f"; get working files from {self._spec.source}"
         )
 
     def _new_cv2_tracker(self):
@@ -279,6 +288,6 @@ def make_dnn_tracker(
 
     Raises:
         ValueError: An unknown kind or parameter name, or a model file OpenCV cannot load or run.
-        FileNotFoundError: Some model file is missing; the message lists every one and where to get them.
+        MissingModelFileError: Some model file is missing; the message lists every one and where to get them.
     """
     return DNNTracker(kind, find_model_files(kind, model_dir, **model_paths), name=name)

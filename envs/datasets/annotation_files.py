@@ -10,12 +10,19 @@ Box files (``groundtruth.txt``, ``groundtruth_rect.txt``, UAV123's ``anno/*.txt`
 - 4 values are ``[x, y, w, h]``; 8 values are a polygon ``x1,y1,…,x4,y4`` (VOT), turned into its enclosing
   axis-aligned box; both may appear in one file;
 - ``NaN`` (any case) is a missing value; a row with one becomes an all-NaN row (the target is absent);
+- a box of zero width or height (``0,0,0,0`` is how several benchmarks write "no target") is absent too:
+  it becomes an all-NaN row, with one logged warning per file, because scoring it would count every
+  tracker as failing on a frame with nothing to find;
+- a negative width or height, or an infinite value, is an error: no benchmark writes one, so the file is
+  damaged;
+- the first row must be a valid box (finite, width and height > 0), since trackers start from it;
 - blank lines at the end are ignored; a blank line before the end would shift every later frame, so it is an
   error.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -25,6 +32,8 @@ import numpy as np
 
 from tracking_by_trackers.envs.boxes import polygon_to_xywh
 from tracking_by_trackers.envs.sequence import DatasetError
+
+logger = logging.getLogger(__name__)
 
 # A comma (with any spaces around it) or a run of whitespace separates two values; ",," leaves an empty
 # value, which is reported instead of silently merged away.
@@ -79,8 +88,9 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
         ``(0, 4)`` for an empty file.
 
     Raises:
-        DatasetError: The file is missing or unreadable, or a line does not hold 4 or 8 numbers; the message
-            names the file and the 1-based line.
+        DatasetError: The file is missing or unreadable, a line does not hold 4 or 8 numbers, a box has a
+            negative width or height, or the first box is not valid; the message names the file and the
+            1-based line.
     """
     path = Path(path)
     boxes = np.empty((0, 4))
@@ -93,11 +103,33 @@ def read_boxes(path: str | os.PathLike) -> np.ndarray:
             rows.append(polygon_to_xywh(values).tolist())
         else:
             raise DatasetError(f"{path} line {number}: expected 4 or 8 numbers, got {len(values)}")
+        width, height = rows[-1][2:]
+        if width < 0 or height < 0:
+            raise DatasetError(f"{path} line {number}: negative box size (w={width:g}, h={height:g})")
     if rows:
         boxes = np.asarray(rows, dtype=np.float64)
         # min/max over a polygon with one NaN corner may still be finite; one unknown value voids the box.
         boxes[np.isnan(boxes).any(axis=1)] = np.nan
+        if np.isnan(boxes[0]).any() or boxes[0, 2] == 0 or boxes[0, 3] == 0:
+            raise DatasetError(
+                f"{path} line 1: the first box must have finite values and a width and height > 0 (trackers "
+                f"start from it), got {_box_text(boxes[0])}"
+            )
+        empty = (boxes[:, 2] == 0) | (boxes[:, 3] == 0)
+        if empty.any():
+            logger.warning(
+                "%s: %d box(es) of zero width or height (first on line %d) read as target absent",
+                path,
+                int(empty.sum()),
+                int(np.flatnonzero(empty)[0]) + 1,
+            )
+            boxes[empty] = np.nan
     return boxes
+
+
+def _box_text(box: np.ndarray) -> str:
+    """A box as its file would write it (``2,3,0,6``), for messages."""
+    return ",".join(f"{value:g}" for value in box)
 
 
 def read_integers(path: str | os.PathLike, allowed: range | None = None) -> np.ndarray:

@@ -42,7 +42,7 @@ import cv2
 import torch
 from tqdm import tqdm
 
-from tracking_by_trackers.envs.sequence import Sequence
+from tracking_by_trackers.envs.sequence import DatasetError, Sequence
 from tracking_by_trackers.experiments.evaluation.member_choices import write_choices
 from tracking_by_trackers.policies.student_export import load_student
 from tracking_by_trackers.policies.student_model import StudentNetwork
@@ -197,7 +197,14 @@ def _run_on_ray(jobs, trackers, workers: int) -> Iterator[tuple[str, Sequence, T
             in_flight[remote.remote(factory_refs[name], sequence_refs[id(sequence)])] = (name, sequence)
         [done], _ = ray.wait(list(in_flight), num_returns=1)
         name, sequence = in_flight.pop(done)
-        yield (name, sequence, *ray.get(done))
+        try:
+            outcome = ray.get(done)
+        except ray.exceptions.RayTaskError as error:
+            # Bad input: its own one-line message, not the Ray worker's traceback.
+            if isinstance(error.cause, DatasetError):
+                raise error.cause from None
+            raise
+        yield (name, sequence, *outcome)
         jobs_left[id(sequence)] -= 1
         if jobs_left[id(sequence)] == 0:
             del sequence_refs[id(sequence)]

@@ -33,6 +33,7 @@ from tracking_by_trackers.envs.sequence import (
     ImageFiles,
     Sequence,
     VideoFileFrames,
+    read_frame,
 )
 from tracking_by_trackers.policies.trackers.student_tracker import INIT_CHOICE, STUDENT, check_initial_box
 from tracking_by_trackers.teachers.atomic_io import write_text_atomically
@@ -184,6 +185,7 @@ def track_video(
 
     Raises:
         ValueError: ``init_box`` is malformed or lies outside the first frame.
+        DatasetError: A frame is unreadable or of another size than the first (named, with the file).
         TypeError: ``tracker`` does not follow :class:`~tracking_by_trackers.teachers.tracker.Tracker`.
     """
     started = time.perf_counter()
@@ -191,7 +193,7 @@ def track_video(
     fusing = isinstance(tracker, FusingTracker)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    first = frames[0]
+    first = read_frame(frames, 0, f"video {name}")
     box = check_initial_box(init_box, first.shape[:2])
     count = len(frames)
     # Teachers that replay stored results read the video's name; only frame 0's box is known.
@@ -209,7 +211,7 @@ def track_video(
     boxes, seconds, members = np.zeros((count, 4)), np.zeros(count), [INIT_CHOICE] * count
     try:
         for index in range(count):
-            frame = first if index == 0 else frames[index]
+            frame = first if index == 0 else read_frame(frames, index, f"video {name}", first.shape[:2])
             start = time.perf_counter()
             if index == 0:
                 tracker.init(frame, box)

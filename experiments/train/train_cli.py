@@ -68,7 +68,11 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
     known, _ = early.parse_known_args(argv)
     base = TrainConfig.quick() if known.quick else TrainConfig()
     if known.config:
-        base = base.updated(**load_config_file(known.config))
+        settings = load_config_file(known.config)
+        try:
+            base = base.updated(**settings)
+        except ConfigError as error:
+            raise ConfigError(f"config file {known.config}: {error}") from None
     return tyro.cli(
         TrainCommand,
         args=argv,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,9 @@ class TrainConfig:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; valid settings: {sorted(known)}")
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        _check_types(overrides)
+        return dataclasses.replace(self, **overrides)
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> TrainConfig:
@@ -206,6 +209,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown setting(s) {unknown}; valid settings: {sorted(f.name for f in fields(cls))}"
             )
+        _check_types(settings)
         return cls(**settings)
 
     def validate(self) -> TrainConfig:
@@ -317,6 +321,43 @@ class TrainConfig:
         write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
 
+def _check_types(settings: dict[str, Any]) -> None:
+    """Raise a ConfigError naming the first setting whose value has the wrong type for its field.
+
+    Config files and ``config.json`` bypass tyro's typed parsing, and a string where a number belongs
+    would otherwise fail as a ``TypeError`` inside :meth:`TrainConfig.validate`. An int is a float; a bool
+    is neither (``iterations: true`` is a mistake)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for name, value in settings.items():
+        hint = hints[name]
+        if typing.get_origin(hint) is dict:
+            ok = isinstance(value, dict) and all(
+                isinstance(key, str) and _is_instance(item, float) for key, item in value.items()
+            )
+            expected = "a mapping of names to numbers"
+        else:
+            kinds = typing.get_args(hint) or (hint,)  # ``int | None`` → (int, NoneType)
+            ok = any(_is_instance(value, kind) for kind in kinds)
+            expected = " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in kinds)
+        if not ok:
+            raise ConfigError(f"setting {name!r} must be {expected}, got {value!r} ({type(value).__name__})")
+
+
+_TYPE_NAMES = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    type(None): "null",
+}
+
+
+def _is_instance(value: Any, kind: type) -> bool:
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
+
+
 def _without_retired(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` less the removed ones that hold their off value; a renamed setting, or a removed one
     that is on, is an error that says what became of it."""
@@ -346,7 +387,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
         else:
             settings = json.loads(text)
     except Exception as error:  # json/yaml syntax errors: one message naming the file
-        raise ConfigError(f"cannot parse config file {path}: {error}") from error
+        reason = " ".join(str(error).split())  # YAML's messages span lines; tbt prints one
+        raise ConfigError(f"cannot parse config file {path}: {reason}") from error
     if not isinstance(settings, dict):
         raise ConfigError(
             f"config file {path} must hold a mapping of settings, got {type(settings).__name__}"

@@ -131,24 +131,40 @@ def _stage(number: int, title: str) -> float:
 
 
 def prepare_run_folder(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
-    """Write ``config.json`` for a new run, or check it against ``config`` for a resumed one."""
+    """Write ``config.json`` for a new run, or check it against ``config`` for a resumed one.
+
+    A resumed run keeps the data and method settings it was started with and takes only the budget and
+    scale settings (:data:`_RESUMABLE_CHANGES`) from ``config``: its checkpoint, transfer set and curriculum
+    were made with the stored ones, and ``config`` cannot tell a flag given again from a default, so that
+    ``tbt train --resume --out DIR`` alone must work. Every setting it keeps against ``config`` is printed
+    on one line, stored and given values side by side (docs/bad_input.md).
+    """
     config_path = out / CONFIG_FILE
     if config_path.is_file() and not resume:
         raise ConfigError(f"{out} already holds a run; resume it with --resume or choose another --out")
     if resume:
         if not config_path.is_file():
             raise ConfigError(f"nothing to resume: {config_path} does not exist")
-        stored = TrainConfig.from_dict(json.loads(config_path.read_text()))
-        changed = {
-            key
+        try:
+            stored_settings = json.loads(config_path.read_text())
+        except ValueError as error:
+            raise ConfigError(f"cannot resume: {config_path} is not valid JSON ({error})") from None
+        try:
+            stored = TrainConfig.from_dict(stored_settings)
+        except ConfigError as error:
+            raise ConfigError(f"cannot resume: {config_path}: {error}") from None
+        kept = {
+            key: (getattr(stored, key), value)
             for key, value in config.to_dict().items()
             if value != getattr(stored, key) and key not in _RESUMABLE_CHANGES
         }
-        # A resumed run keeps the data and method settings it started with; only budget and scale move.
         config = stored.updated(**{k: v for k, v in config.to_dict().items() if k in _RESUMABLE_CHANGES})
-        if changed:
+        if kept:
+            listed = ", ".join(f"{key} {old!r} (given {new!r})" for key, (old, new) in sorted(kept.items()))
             print(
-                f"resuming with the stored settings of {sorted(changed)} (only budget and scale can change)"
+                f"resuming {out} with its stored settings: {listed}; on --resume only budget and scale "
+                f"settings change ({', '.join(sorted(_RESUMABLE_CHANGES))}); start a new --out to change "
+                "the others"
             )
     out.mkdir(parents=True, exist_ok=True)
     config.write(config_path)

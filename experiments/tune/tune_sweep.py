@@ -39,7 +39,8 @@ and W&B log the trials too with ``--mlflow-tracking-uri`` / ``--wandb-project``
 
 An interrupted sweep (killed driver, Ctrl-C, lost node) continues with ``--resume``: ``Tuner.restore``
 restarts the unfinished and failed trials from their latest checkpoints with the settings stored in
-``<out>/sweep.json`` (flags given with ``--resume`` are ignored).
+``<out>/sweep.json`` (flags given with ``--resume`` are ignored); finished trials are not run again
+(docs/cluster.md, *Resuming teacher builds, evaluations and sweeps*).
 
 On a multi-node cluster ``--out`` must be a folder every node sees (the shared ``/mnt/tbt/runs`` of
 docs/cluster.md): the env runners read the transfer set from it.
@@ -50,6 +51,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -104,6 +106,10 @@ EXPERIMENT_NAME = "sweep"
 TRANSFER_SET = "transfer_set"
 VALIDATION_TEACHERS = "validation_teachers"
 SCHEDULERS = ("asha", "pbt")
+# How often Tune saves the experiment's state (which trials finished), in seconds: Tune's environment
+# variable, read when the sweep starts.
+EXPERIMENT_STATE_PERIOD_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
+EXPERIMENT_STATE_PERIOD_S = "1"
 # The search-space flags: flag name → the TrainConfig setting it sweeps.
 _SPACE_FLAGS = {
     "lr": "lr",
@@ -478,6 +484,10 @@ def run_sweep(
             # Tuner.restore brings back the pickled run config, callbacks included; it takes no new ones.
             logger.warning("callbacks given to a resumed sweep are ignored: it keeps those it started with")
     settings.validate()
+    # Tune saves which trials finished every 10 s or more by default: a driver killed in between leaves a
+    # state in which a finished trial is still running, and --resume would train it on from its last
+    # checkpoint. Every second instead (Tune's own setting, unless the user set it); docs/cluster.md.
+    os.environ.setdefault(EXPERIMENT_STATE_PERIOD_ENV, EXPERIMENT_STATE_PERIOD_S)
     experiment = experiment_path(settings, out)
     if resume and tune.Tuner.can_restore(experiment):
         tuner = tune.Tuner.restore(
@@ -638,6 +648,7 @@ def run_tune(args: argparse.Namespace) -> int:
     from ray.tune import TuneError
 
     from tracking_by_trackers.cluster.ray_runtime import init_ray
+    from tracking_by_trackers.experiments.cli import error_line
     from tracking_by_trackers.experiments.tune.tune_results import BEST_CONFIG, PLOT, RESULTS_MD, NoBestTrial
 
     try:
@@ -646,7 +657,7 @@ def run_tune(args: argparse.Namespace) -> int:
             settings.validate()
         check_out_folder(args.out, args.resume)  # before starting Ray, which takes seconds
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     started_ray = not ray.is_initialized()
     init_ray(args.address, num_cpus=args.num_cpus)
@@ -655,7 +666,7 @@ def run_tune(args: argparse.Namespace) -> int:
             check_trial_fits(settings, ray.cluster_resources())
         outcome = run_sweep(settings, args.out, resume=args.resume)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     except (TuneError, KeyboardInterrupt) as error:
         print(
@@ -664,7 +675,7 @@ def run_tune(args: argparse.Namespace) -> int:
         )
         return 1
     except NoBestTrial as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 1
     finally:
         if started_ray:

@@ -27,7 +27,7 @@ def test_a_gpu_learner_actor_on_a_cluster_without_gpus_stops_the_run_before_it_s
     argv = ["train", "--quick", "--num-learners", "1", "--num-gpus-per-learner", "1", "--out", str(out)]
     assert main(argv) == 2
     assert _error_line(capsys).startswith(
-        "error: the run asks the Ray cluster for 1 GPUs (learners 1) but the cluster has 0 and no "
+        "tbt: error: the run asks the Ray cluster for 1 GPUs (learners 1) but the cluster has 0 and no "
         "autoscaler can add GPU nodes"
     )
     assert not out.exists()  # nothing written: the same command runs once GPUs are there
@@ -36,8 +36,8 @@ def test_a_gpu_learner_actor_on_a_cluster_without_gpus_stops_the_run_before_it_s
 def test_a_gpu_learner_in_a_driver_without_a_gpu_is_refused(settled_ray_session, tmp_path, capsys):
     assert main(["train", "--quick", "--num-gpus-per-learner", "1", "--out", str(tmp_path / "run")]) == 2
     assert _error_line(capsys).startswith(
-        "error: num_gpus_per_learner 1 with num_learners 0 puts the learner in this driver process, which "
-        "sees no GPU"
+        "tbt: error: num_gpus_per_learner 1 with num_learners 0 puts the learner in this driver process, "
+        "which sees no GPU"
     )
 
 
@@ -50,8 +50,8 @@ def test_gpus_for_the_env_runners_are_checked_too(settled_ray_session, tmp_path,
 def test_the_old_gpus_flag_names_its_successor(capsys):
     assert main(["train", "--gpus", "1"]) == 2
     assert _error_line(capsys) == (
-        "error: --gpus is now --num-gpus-per-learner (RLlib's name); GPUs per learner, and with a learner on a "
-        "cluster's GPU node add --num-learners 1"
+        "tbt: error: --gpus is now --num-gpus-per-learner (RLlib's name); GPUs per learner, and with a "
+        "learner on a cluster's GPU node add --num-learners 1"
     )
 
 
@@ -67,9 +67,9 @@ def test_an_old_config_file_names_the_new_setting(tmp_path, capsys, old, new):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({old: 1 if old == "gpus" else {"learner_node": 0.001}}))
     assert main(["train", "--config", str(config)]) == 2
-    assert (
-        _error_line(capsys)
-        == f"error: setting {old!r} is now {new!r} (RLlib's name); rename it in the config"
+    assert _error_line(capsys) == (
+        f"tbt: error: config file {config}: setting {old!r} is now {new!r} (RLlib's name); rename it in the "
+        "config"
     )
 
 
@@ -79,7 +79,9 @@ def test_resuming_a_run_whose_config_json_has_gpus_names_the_new_setting(tmp_pat
     stored = {**TrainConfig.quick().to_dict(), "gpus": 0}
     del stored["num_gpus_per_learner"]
     (tmp_path / "config.json").write_text(json.dumps(stored))
-    with pytest.raises(ConfigError, match="^setting 'gpus' is now 'num_gpus_per_learner'"):
+    with pytest.raises(
+        ConfigError, match=r"^cannot resume: .*config\.json: setting 'gpus' is now 'num_gpus_per_learner'"
+    ):
         prepare_run_folder(tmp_path, TrainConfig.quick(), resume=True)
 
 
