@@ -11,6 +11,8 @@
     tbt submit [--address URL] [--entrypoint-num-gpus N] [--entrypoint-resources JSON] -- train …
     tbt tune [--num-samples N] [--max-iterations N] [--lr …] [--beta …] [--teacher-pools …] [--scheduler asha|pbt]
              [--seeds N] [--storage-path URI] [--out DIR] [--resume]
+    tbt attack --student PATH --dataset SPEC [--trackers tras,trast:csrt,trasfust:kcf+csrt]
+               [--steps 0,10,20,50,100] [--deltas 0.1,0.2] --out DIR [--max-sequences N]
 
 ``evaluate`` tracks every sequence with every tracker (resuming a stopped run), then writes the report;
 the student's trackers (``tras``, ``trast:csrt``, ``trasfust:kcf+csrt+mosse``) need ``--student``.
@@ -21,6 +23,8 @@ the FPS. ``teachers run`` runs the teachers as Ray actors over a dataset and sto
 (``tracking_by_trackers.experiments.train.train_pipeline``); ``export`` writes the student of a training checkpoint to one file;
 ``submit`` hands a tbt command to a Ray cluster (``tracking_by_trackers.cluster.submit``); ``tune`` sweeps KD-RL's settings
 with Ray Tune (ASHA or PBT, over seeds) on ``train``'s validation score (``tracking_by_trackers.experiments.tune.tune_sweep``).
+``attack`` runs the adversarial background-patch attack on the student and tabulates mean IoU against attack
+steps for TRAS, TRAST and TRASFUST on the same patched frames (``tracking_by_trackers.experiments.attack``).
 """
 
 from __future__ import annotations
@@ -296,6 +300,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return run_tune(args)
 
 
+def cmd_attack(args: argparse.Namespace) -> None:
+    from tracking_by_trackers.experiments.attack.attack_cli import run_attack_command
+
+    run_attack_command(args)
+
+
 MODEL_DIR_HELP = (
     "folder of the OpenCV DNN trackers' .onnx model files (NanoTrack: its folder, holding v1/ and v2/, or a "
     "models root holding nanotrack/); default $TBT_MODEL_DIR"
@@ -472,6 +482,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
         add_tune_arguments(tune)
     tune.set_defaults(func=cmd_tune)
+
+    attack = commands.add_parser(
+        "attack", help="the adversarial background-patch attack on the student: mean IoU against attack steps"
+    )
+    if command in (None, "attack"):
+        from tracking_by_trackers.experiments.attack.attack_cli import add_attack_arguments
+
+        add_attack_arguments(attack)
+    attack.set_defaults(func=cmd_attack)
 
     return parser
 

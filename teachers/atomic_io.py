@@ -13,12 +13,21 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     The rename is atomic on POSIX file systems, so a process killed mid-write leaves either the old file
     or none, plus at worst a stray ``.tmp`` file that later writes ignore.
     """
+    return _write_atomically(path, "w", text)
+
+
+def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
+    """:func:`write_text_atomically` for binary content (numpy arrays saved to bytes, images)."""
+    return _write_atomically(path, "wb", data)
+
+
+def _write_atomically(path: str | os.PathLike, mode: str, content: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        mode, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
     ) as tmp:
-        tmp.write(text)
+        tmp.write(content)
         tmp.flush()
         os.fsync(tmp.fileno())
     os.replace(tmp.name, path)
