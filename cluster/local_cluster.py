@@ -156,7 +156,8 @@ class _Node:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return leftovers
 
 
@@ -239,6 +240,31 @@ class LocalRayCluster:
                 self.stop(check=False)
                 raise
         raise AssertionError("unreachable: every attempt returns or raises")
+
+    def add_node(self, spec: NodeSpec, timeout_s: float = 90.0) -> int:
+        """Start one more worker node, joining the running head (as an autoscaler replaces a lost machine);
+        returns its index."""
+        index = len(self._nodes)
+        name = f"worker{index}"
+        temp_dir = self.root / name
+        temp_dir.mkdir()
+        node = _Node(name, self._command(index, spec, temp_dir), self.client_env(), temp_dir)
+        self._nodes.append(node)
+        node.wait_started(time.monotonic() + timeout_s)
+        return index
+
+    def stop_node(self, index: int, timeout_s: float = 30.0) -> None:
+        """Stop the worker node ``index`` (``nodes[index]``) while the rest of the cluster runs on: its Ray
+        processes end, and the actors on it die with it.
+
+        Raises:
+            RuntimeError: some of the node's processes outlived the stop (they are killed first).
+        """
+        if index == 0:
+            raise ValueError("stop_node stops a worker node; stop the head with stop()")
+        leftovers = self._nodes[index].stop(timeout_s)
+        if leftovers:
+            raise RuntimeError(f"Ray processes {sorted(leftovers)} outlived the stop of node {index}")
 
     def stop(self, timeout_s: float = 30.0, check: bool = True) -> None:
         """Stop the workers, then the head, and remove every node's temp folder.

@@ -265,16 +265,22 @@ def train_command_from_args(args: argparse.Namespace):
     return parse_train_command(args.train_args)
 
 
-def cmd_train(args: argparse.Namespace) -> None:
+def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
+    from tracking_by_trackers.experiments.train.student_training import TrainingStopped
     from tracking_by_trackers.experiments.train.train_pipeline import run_training_pipeline
 
     command = train_command_from_args(args)
     # The driver hosts the local learner: one torch thread, like every Ray worker (oversubscription on a
     # small machine costs far more than the second thread gains).
     torch.set_num_threads(1)
-    run_training_pipeline(command.settings, command.out, resume=command.resume)
+    try:
+        run_training_pipeline(command.settings, command.out, resume=command.resume)
+    except TrainingStopped as error:  # a dead learner actor: one line that says how to resume
+        print(error_line(error), file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -67,6 +67,17 @@ class EpisodeLengthCurriculum:
             )
         return cls(max_length=max_length, **schedule)
 
+    def get_state(self) -> dict:
+        """The clip length and the wins of the open window: what a restored student goes on from
+        (``tracking_by_trackers.policies.kdrl.student_states``)."""
+        return {"length": self.length, "wins": list(self._wins)}
+
+    def set_state(self, state: dict) -> None:
+        """Go on from :meth:`get_state`'s ``state`` (a length past this curriculum's ``max_length``, from a
+        run with longer clips, is capped)."""
+        self.length = min(int(state["length"]), self.max_length)
+        self._wins = [bool(won) for won in state["wins"]]
+
     def record(self, student_rewards, teacher_rewards, has_teacher) -> bool:
         """Record one finished episode (per-step arrays); returns True if the length grew."""
         student = [float(r) for r in student_rewards]

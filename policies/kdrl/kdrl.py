@@ -56,6 +56,11 @@ from tracking_by_trackers.policies.kdrl.student_env import (
     make_kdrl_env,
 )
 from tracking_by_trackers.policies.kdrl.student_roles import ABLATIONS
+from tracking_by_trackers.policies.kdrl.student_states import (
+    RunnerStudents,
+    restore_students,
+    runner_students,
+)
 
 __all__ = ["ABLATIONS", "KDRL", "KDRLConfig", "max_seq_len_for"]
 
@@ -320,9 +325,16 @@ class KDRL(IMPALA):
     (iterations and training seconds, both in the checkpoint), and the result carries ``trained_s``,
     ``budget_progress`` and ``done`` (True once the budget is spent: Ray Tune stops the trial, ``tbt train``
     its loop). Only the time spent in ``step`` counts as training time, not validation or checkpoints.
+
+    The students' own state (episode count, curriculum) is collected from the env runners into every
+    checkpoint and given back on restore and to a runner RLlib restarted
+    (``tracking_by_trackers.policies.kdrl.student_states``); :attr:`recreated_runners` reports each restart.
     """
 
     _SCHEDULE_STATE = "kdrl_lr_schedule"
+    _STUDENTS_STATE = "kdrl_students"
+    # A checkpoint waits this long for a runner's students (it waits behind the runner's sample request).
+    _STUDENTS_TIMEOUT_S = 120.0
 
     @classmethod
     @override(IMPALA)
@@ -334,6 +346,11 @@ class KDRL(IMPALA):
         super().setup(config)
         self._schedule = self.config.budget_schedule()
         self._trained_seconds = 0.0
+        self._student_states: dict[int, list[dict]] = {}
+        self._students_iteration: int | None = None
+        self.recreated_runners: list[RunnerStudents] = []
+        """One report per env runner RLlib restarted (``student_states.RunnerStudents``, plus ``restored``,
+        whether its students took the stored state, and ``from_iteration``, the iteration it was stored at)."""
 
     @property
     def trained_seconds(self) -> float:
@@ -371,6 +388,11 @@ class KDRL(IMPALA):
         state = super().get_state(components, not_components=not_components, **kwargs)
         if components is None:
             state[self._SCHEDULE_STATE] = {TRAINED_SECONDS: self._trained_seconds}
+            self._collect_students()
+            state[self._STUDENTS_STATE] = {
+                "iteration": self._students_iteration,
+                "runners": dict(self._student_states),
+            }
         return state
 
     @override(IMPALA)
@@ -380,6 +402,42 @@ class KDRL(IMPALA):
             self._trained_seconds = float(state[self._SCHEDULE_STATE][TRAINED_SECONDS])
             # The restored learners start from the config's rate: put them back on the curve.
             self._apply_lr(self.budget_progress)
+        if self._STUDENTS_STATE in state:
+            stored = state[self._STUDENTS_STATE]
+            self._student_states = {int(index): states for index, states in stored["runners"].items()}
+            self._students_iteration = stored["iteration"]
+            self.env_runner_group.foreach_env_runner(
+                functools.partial(restore_students, states_by_index=self._student_states),
+                timeout_seconds=self._STUDENTS_TIMEOUT_S,
+            )
+
+    def students_report(self) -> list[RunnerStudents]:
+        """Every healthy env runner's report (``tracking_by_trackers.policies.kdrl.student_states``)."""
+        return self.env_runner_group.foreach_env_runner(
+            runner_students, timeout_seconds=self._STUDENTS_TIMEOUT_S
+        )
+
+    def _collect_students(self) -> None:
+        """Keep every healthy runner's student states (a runner that does not answer keeps its last ones)."""
+        for report in self.students_report():
+            if report["states"]:
+                self._student_states[report["worker_index"]] = report["states"]
+        self._students_iteration = self.iteration
+
+    @override(IMPALA)
+    def restore_env_runners(self, env_runner_group) -> list[int]:
+        restored = super().restore_env_runners(env_runner_group)
+        if restored and env_runner_group is self.env_runner_group:
+            reports = env_runner_group.foreach_env_runner(
+                functools.partial(restore_students, states_by_index=self._student_states),
+                remote_worker_ids=restored,
+                local_env_runner=False,
+                timeout_seconds=self._STUDENTS_TIMEOUT_S,
+            )
+            for report in reports:
+                report["from_iteration"] = self._students_iteration if report["restored"] else None
+            self.recreated_runners.extend(reports)
+        return restored
 
 
 def _set_learning_rate(learner, lr: float) -> None:

@@ -117,6 +117,8 @@ SUMMARY_KEYS = (
     "lr",
     "env_steps_per_s",
     "learner_samples_per_s",
+    "env_runner_restarts",
+    "healthy_env_runners",
     "time_s",
 )
 """Columns of :func:`summarize`, in order."""
@@ -126,6 +128,7 @@ def summarize(result: dict[str, Any], module_id: str = "default_policy") -> dict
     """The flat per-iteration summary of a ``train()`` result (keys :data:`SUMMARY_KEYS`)."""
     runners = result.get("env_runners", {})
     learner = result.get("learners", {}).get(module_id, {})
+    faults = result.get("fault_tolerance", {})
 
     def number(value: Any) -> float:
         try:
@@ -155,5 +158,9 @@ def summarize(result: dict[str, Any], module_id: str = "default_policy") -> dict
         "lr": number(learner.get("default_optimizer_learning_rate")),  # logged by RLlib's Learner
         "env_steps_per_s": number(result.get(ENV_STEPS_PER_S)),
         "learner_samples_per_s": number(result.get(LEARNER_SAMPLES_PER_S)),
+        # RLlib's fault-tolerance stats: env runners restarted since the algorithm was built (this process),
+        # and those answering now.
+        "env_runner_restarts": number(faults.get("num_remote_worker_restarts")),
+        "healthy_env_runners": number(faults.get("num_healthy_workers")),
         "time_s": number(result.get("time_total_s")),
     }

@@ -79,6 +79,25 @@ class StudentEnv(gym.Wrapper):
         self._has_teacher: list[bool] = []
         self._pending: tuple[float, bool] = (NO_TEACHER_REWARD, False)
 
+    def upcoming_role(self) -> int:
+        """The role of the next episode (:meth:`reset` draws it)."""
+        distils = runner_distils(self.worker_index, self.num_workers, self.distil_fraction, self._episode + 1)
+        return self.distil_role if distils else self.other_role
+
+    def get_student_state(self) -> dict:
+        """What a restarted or resumed student goes on from: its episode count (which the role of a runner
+        without peers alternates on) and its curriculum (``tracking_by_trackers.policies.kdrl.student_states``)."""
+        return {
+            "episode": self._episode,
+            "curriculum": None if self.curriculum is None else self.curriculum.get_state(),
+        }
+
+    def set_student_state(self, state: dict) -> None:
+        """Go on from :meth:`get_student_state`'s ``state``; the next episode starts afresh with it."""
+        self._episode = int(state["episode"])
+        if self.curriculum is not None and state.get("curriculum") is not None:
+            self.curriculum.set_state(state["curriculum"])
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._episode += 1
         distils = runner_distils(self.worker_index, self.num_workers, self.distil_fraction, self._episode)

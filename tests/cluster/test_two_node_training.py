@@ -88,3 +88,60 @@ def test_a_gpu_learner_actor_trains_on_the_gpu_of_the_other_node(tmp_path):
     assert report["learner_nodes"] == [report["node_by_role"]["worker_node"]], report
     assert report["learner_devices"] == ["cuda:0"], report
     assert report["env_steps_trained"] > 0, report
+
+
+def _node_with(nodes: dict[str, list[str]], resource: str) -> str:
+    [node] = [node for node, resources in nodes.items() if resource in resources]
+    return node
+
+
+def test_a_stopped_nodes_env_runner_is_restarted_on_another_node_and_the_run_finishes(tmp_path):
+    """The worker node is stopped mid-training, as a preempted machine goes; a replacement node joins (as an
+    autoscaler adds one), RLlib restarts the lost runner there with its role, and training goes on."""
+    from tracking_by_trackers.envs.sample_keys import ROLE_AUTONOMOUS, ROLE_DISTIL
+    from tracking_by_trackers.policies.kdrl.student_roles import runner_distils
+
+    cluster = LocalRayCluster(
+        [
+            NodeSpec(num_cpus=1, resources={"head_node": 1, "env_runner_node": 1}),
+            NodeSpec(num_cpus=1, resources={"worker_node": 1, "env_runner_node": 1}),
+        ],
+        auth_mode="disabled",
+    ).start()
+    command = [sys.executable, "-m", "tests.cluster.node_loss_driver", cluster.address, str(tmp_path)]
+    stderr = (tmp_path / "driver.err").open("w")
+    events, driver = {}, None
+    try:
+        driver = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=cluster.client_env(), stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        for line in driver.stdout:
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            events[event["event"]] = event
+            if event["event"] == "training":
+                cluster.stop_node(1)  # the worker node, with one of the two runners
+                cluster.add_node(
+                    NodeSpec(num_cpus=1, resources={"replacement_node": 1, "env_runner_node": 1})
+                )
+        assert driver.wait(300) == 0, f"driver failed:\n{(tmp_path / 'driver.err').read_text()[-6000:]}"
+    finally:
+        if driver is not None and driver.poll() is None:
+            driver.kill()
+        stderr.close()
+        cluster.stop()  # raises if any of the cluster's processes outlived it
+    training, done = events["training"], events["done"]
+    worker, head = _node_with(training["nodes"], "worker_node"), _node_with(training["nodes"], "head_node")
+    replacement = _node_with(done["nodes"], "replacement_node")
+    assert sorted(training["runners"].values()) == sorted([worker, head]), training
+    [lost] = [int(index) for index, node in training["runners"].items() if node == worker]
+    [restarted] = done["restarted"]
+    assert restarted["worker_index"] == lost and restarted["node"] == replacement, done
+    assert done["runners"] == {**training["runners"], str(lost): replacement}
+    # Same worker_index, same role: runner 1 distils and runner 2 is autonomous, on every episode.
+    expected_role = ROLE_DISTIL if runner_distils(lost, 2, 0.5, episode=0) else ROLE_AUTONOMOUS
+    assert restarted["roles"] == [expected_role]
+    # RLlib's fault-tolerance stats in every iteration's summary, and training went on after the restart.
+    assert done["env_runner_restarts"][0] == 0 and done["env_runner_restarts"][-1] == 1, done
+    assert done["env_steps"][-1] > done["env_steps"][done["restarted_at"] - 1] > 0, done

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,8 +138,14 @@ def test_checkpoint_restores_and_training_continues_with_the_same_iteration_coun
         assert np.isfinite(seen).all(), (key, seen)
     assert all(0.0 <= v <= 1.0 for v in _column(history, "mask_rate") if not math.isnan(v))
 
+    # The students' own state (episode count, curriculum) travels in the checkpoint, by runner
+    # (tracking_by_trackers.policies.kdrl.student_states), and the restored runners go on from it.
+    with (Path(checkpoint) / "algorithm_state.pkl").open("rb") as handle:
+        stored = pickle.load(handle)["kdrl_students"]["runners"]
+    assert sorted(stored) == [1, 2] and all(s["episode"] > 0 for states in stored.values() for s in states)
     restored = KDRL.from_checkpoint(checkpoint)
     try:
+        assert {r["worker_index"]: r["states"] for r in restored.students_report() if r["states"]} == stored
         assert restored.iteration == 5
         assert all(torch.equal(t, weights[k]) for k, t in _learner_weights(restored).items())
         assert summarize(restored.train())["iteration"] == 6
