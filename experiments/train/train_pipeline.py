@@ -271,13 +271,6 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
     )
     where = "as Ray tasks" if validator.backend == "ray" else "in threads of the driver"
     print(f"validations run {where}", flush=True)
-    specs = _evaluation_specs(config, partner)
-    test_teachers = None
-    if backend == "threads":  # on a cluster, stage 5 spreads them over its nodes instead
-        from tracking_by_trackers.experiments.train.train_report import track_test_videos_in_background
-
-        print("the teachers track the test videos in a process of their own while the student trains")
-        test_teachers = track_test_videos_in_background(config, specs, out / "evaluation")
     state = train_student(config, out / "transfer_set", validator, out / "training")
     print(
         f"trained {state.iteration} iterations in {state.train_seconds / 60:.1f} min; best validation "
@@ -296,11 +289,7 @@ def run_training_pipeline(config: TrainConfig, out: str | Path, resume: bool = F
         write_training_report,
     )
 
-    if test_teachers is not None:
-        try:
-            print(f"{test_teachers.result()} teacher tracks of the test videos were made during training")
-        except Exception as error:  # noqa: BLE001 - stage 5 tracks whatever is missing itself
-            logger.warning("the teachers' background tracking of the test videos failed (%s); tracking now", error)
+    specs = _evaluation_specs(config, partner)
     evaluation = evaluate_on_test_set(config, specs, student, out / "evaluation", backend=backend)
     timings["evaluation"] = time.perf_counter() - started
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import multiprocessing
 import shutil
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -27,13 +25,7 @@ from tracking_by_trackers.experiments.train.checkpoint_validation import METRIC_
 from tracking_by_trackers.experiments.train.train_config import TrainConfig
 from tracking_by_trackers.teachers.atomic_io import write_text_atomically
 
-__all__ = [
-    "bar_checks",
-    "evaluate_on_test_set",
-    "plot_training_curves",
-    "track_test_videos_in_background",
-    "write_training_report",
-]
+__all__ = ["bar_checks", "evaluate_on_test_set", "plot_training_curves", "write_training_report"]
 
 MANIFEST = "evaluation.json"
 
@@ -99,47 +91,6 @@ def evaluate_on_test_set(
     evaluate_trackers(sequences, teachers, results, workers=2, backend=backend)
     evaluate_trackers(sequences, students, results, workers=2, backend=backend)
     return report_evaluation(eval_dir, manifest)
-
-
-def track_test_videos_in_background(config: TrainConfig, specs: list[str], eval_dir: Path) -> Future:
-    """Start the teachers of ``specs`` (every spec that is not a student tracker) on the test videos in a
-    process of their own, storing their tracks where :func:`evaluate_on_test_set` finds them and skips them.
-
-    On a laptop the training stage leaves most of a core idle: the learner in the driver is the bottleneck
-    and the env runner waits for it. The teachers' test tracks need nothing from the student, so they use
-    that core while the student trains, instead of adding minutes after it. One process, one OpenCV and one
-    torch thread (:func:`tracking_by_trackers.experiments.evaluation.evaluate.track_jobs` sets them), spawned rather than forked: the
-    driver holds Ray's and torch's threads.
-
-    Returns:
-        A future whose ``result()`` is the number of tracks run (it raises what the process raised).
-    """
-    from tracking_by_trackers.policies.trackers.factory import is_student_tracker_spec
-
-    teacher_specs = ",".join(spec for spec in specs if not is_student_tracker_spec(spec))
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = executor.submit(_track_teachers, config.to_dict(), teacher_specs, str(eval_dir / "results"))
-    executor.shutdown(wait=False)  # the process exits once its one job is done
-    return future
-
-
-def _track_teachers(settings: dict, specs: str, results: str) -> int:
-    import torch
-
-    from tracking_by_trackers.envs.datasets import load_dataset
-    from tracking_by_trackers.experiments.evaluation.evaluate import (
-        evaluate_trackers,
-        parse_evaluation_trackers,
-    )
-
-    torch.set_num_threads(1)
-    config = TrainConfig.from_dict(settings)
-    teachers, _ = parse_evaluation_trackers(
-        specs, results_root=config.results_root, model_dir=config.model_dir
-    )
-    return evaluate_trackers(
-        load_dataset(config.test_dataset), teachers, results, workers=1, show_progress=False
-    )
 
 
 def bar_checks(table: pd.DataFrame, partner: str, pool: list[str]) -> list[tuple[str, bool, str]]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tracking_by_trackers.envs.datasets import load_dataset
 from tracking_by_trackers.experiments.cli import main
 from tracking_by_trackers.experiments.train.train_config import ConfigError, TrainConfig, load_config_file
 from tracking_by_trackers.experiments.train.train_report import bar_checks
@@ -63,17 +61,11 @@ def test_a_run_folder_is_not_overwritten_and_resume_needs_a_run(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path, monkeypatch, capsys):
+def test_shortened_train_writes_every_artefact_and_resumes(ray_session, tmp_path, monkeypatch):
     # A relative --out, as a user types it (RLlib's checkpointing refuses relative paths).
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
     assert main(["train", "--quick", "--out", "run"]) == 0
-    # The teachers (kcf, mosse, identity) tracked every test video in their own process during training.
-    tracked = re.search(
-        r"(\d+) teacher tracks of the test videos were made during training", capsys.readouterr().out
-    )
-    test_videos = json.loads((out / "config.json").read_text())["test_dataset"]
-    assert tracked and int(tracked.group(1)) == 3 * len(load_dataset(test_videos))
     report = out / "report"
     for name in (
         "summary.md",
