@@ -145,28 +145,36 @@ def one_torch_thread():
         torch.set_num_threads(previous)
 
 
-def _track_on_ray_worker(factory: TrackerFactory, sequence: Sequence):
+def _track_or_skip(factory: TrackerFactory, sequence: Sequence) -> tuple[TrackingResult | None, object]:
+    # skip_bad_input's job: bad input becomes (None, its one-line message) instead of an exception.
+    try:
+        return track_and_record(factory, sequence)
+    except DatasetError as error:
+        return None, str(error)
+
+
+def _track_on_ray_worker(factory: TrackerFactory, sequence: Sequence, skip_bad_input: bool = False):
     # A Ray worker owns one CPU: one OpenCV and one torch thread (tracking_by_trackers.cluster.ray_runtime's rule).
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    return track_and_record(factory, sequence)
+    return (_track_or_skip if skip_bad_input else track_and_record)(factory, sequence)
 
 
 def _run_in_threads(
-    jobs, trackers, workers: int
+    jobs, trackers, workers: int, skip_bad_input: bool = False
 ) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
+    job = _track_or_skip if skip_bad_input else track_and_record
     with ThreadPoolExecutor(max_workers=workers) as pool, one_torch_thread():
-        futures = {
-            pool.submit(track_and_record, trackers[name], sequence): (name, sequence)
-            for name, sequence in jobs
-        }
+        futures = {pool.submit(job, trackers[name], sequence): (name, sequence) for name, sequence in jobs}
         for future in as_completed(futures):
             name, sequence = futures[future]
             # A failure here is a bug (tracker errors are handled per frame), so surface it.
             yield (name, sequence, *future.result())
 
 
-def _run_on_ray(jobs, trackers, workers: int) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
+def _run_on_ray(
+    jobs, trackers, workers: int, skip_bad_input: bool = False
+) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
     import ray
 
     from tracking_by_trackers.cluster.ray_runtime import init_ray
@@ -194,7 +202,8 @@ def _run_on_ray(jobs, trackers, workers: int) -> Iterator[tuple[str, Sequence, T
             name, sequence = pending.pop()
             if id(sequence) not in sequence_refs:
                 sequence_refs[id(sequence)] = ray.put(sequence)
-            in_flight[remote.remote(factory_refs[name], sequence_refs[id(sequence)])] = (name, sequence)
+            ref = remote.remote(factory_refs[name], sequence_refs[id(sequence)], skip_bad_input)
+            in_flight[ref] = (name, sequence)
         [done], _ = ray.wait(list(in_flight), num_returns=1)
         name, sequence = in_flight.pop(done)
         try:
@@ -216,9 +225,14 @@ def track_jobs(
     *,
     backend: str = "threads",
     workers: int = 2,
+    skip_bad_input: bool = False,
 ) -> Iterator[tuple[str, Sequence, TrackingResult, tuple | None]]:
     """Run each ``(tracker name, sequence)`` job on ``backend`` (see the module docstring), yielding
     ``(name, sequence, result, record)`` as jobs finish (``record`` as :func:`track_and_record` returns it).
+
+    Bad input (a :class:`~tracking_by_trackers.envs.sequence.DatasetError`: a missing or unreadable frame)
+    raises its one-line error, unless ``skip_bad_input``: the job then yields ``(name, sequence, None,
+    message)``, for callers that must go on without that video (the validation during training).
 
     Raises:
         ValueError: An unknown backend, or fewer than one worker.
@@ -232,7 +246,7 @@ def track_jobs(
     # Each job already owns a core; OpenCV's own thread pool would oversubscribe them.
     cv2.setNumThreads(1)
     run = _run_in_threads if backend == "threads" else _run_on_ray
-    return run(list(jobs), trackers, workers)
+    return run(list(jobs), trackers, workers, skip_bad_input)
 
 
 def evaluate_trackers(

@@ -17,10 +17,14 @@ TRAST and TRASFUST replay the teachers' tracks on the validation videos, stored 
 output, so a teacher's boxes do not depend on the student and the replay is the same tracker as a live
 one (replayed and live scores agree to within a few thousandths; docs/experiments.md,
 2026-11-21-checkpoint-modes). A validation then costs the student's forward passes only.
+
+A validation video whose frames cannot be read is left out, with a logged line, of that validation and
+every later one (docs/bad_input.md): one bad video must not stop a training run.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
@@ -45,6 +49,8 @@ __all__ = [
     "validation_row",
     "validator_for_run",
 ]
+
+logger = logging.getLogger(__name__)
 
 METRIC_DESCRIPTIONS = {"modes": "mean AO of TRAS, TRAST and TRASFUST", "tras": "TRAS AO"}
 """Each checkpoint metric, in words, for logs and the report."""
@@ -160,6 +166,9 @@ class CheckpointValidator:
                             "(tracking_by_trackers.experiments.train.train_pipeline.run_validation_teachers)"
                         )
         self.sequences = list(sequences)
+        # Videos whose frames could not be read: left out of this validation and every later one, so that
+        # the checkpoints stay compared on the same videos.
+        self.skipped: set[str] = set()
         self.metric = metric
         self.teacher_results = None if teacher_results is None else Path(teacher_results)
         self.workers = max(1, int(workers))
@@ -191,10 +200,24 @@ class CheckpointValidator:
         jobs = [(mode, sequence) for mode in factories for sequence in self.sequences]
         # In the videos' order whatever order the jobs finish in, so that the pooled AOs are the same sums.
         per_mode = {mode: dict.fromkeys(sequence.name for sequence in self.sequences) for mode in factories}
-        for mode, sequence, result, _ in track_jobs(
-            jobs, factories, backend=self.backend, workers=self.workers
+        bad: dict[str, str] = {}
+        for mode, sequence, result, record in track_jobs(
+            jobs, factories, backend=self.backend, workers=self.workers, skip_bad_input=True
         ):
+            if result is None:  # one bad video must not stop a training run: it leaves every mode's score
+                bad.setdefault(sequence.name, record)
+                continue
             per_mode[mode][sequence.name] = score_sequence(result.boxes, sequence.gt_boxes, sequence.absent)
+        for name, message in bad.items():
+            if name not in self.skipped:
+                logger.error("validation skips video %s from now on: %s", name, message)
+            self.skipped.add(name)
+        if len(self.skipped) == len(self.sequences):
+            raise ValueError(f"every validation video has bad input: {'; '.join(bad.values())}")
+        per_mode = {
+            mode: {name: score for name, score in scores.items() if name not in self.skipped}
+            for mode, scores in per_mode.items()
+        }
         aos = {mode: float(pool_frames(scores).ao) for mode, scores in per_mode.items()}
         score = aos["tras"] if self.metric == "tras" else math.fsum(aos.values()) / len(aos)
         return ValidationScores(aos=aos, score=score)

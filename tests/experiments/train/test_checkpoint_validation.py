@@ -106,3 +106,29 @@ def test_a_missing_teacher_track_names_the_file(videos, tmp_path):
         ValueError, match=r"no stored track of teacher 'gt' on synthetic/synthetic_7_0000 under"
     ):
         CheckpointValidator(videos, partner="gt", pool=["gt"], teacher_results=tmp_path)
+
+
+def test_a_video_with_an_unreadable_frame_is_left_out_with_a_logged_line(student, videos, tmp_path, caplog):
+    import dataclasses
+
+    import cv2
+
+    from tracking_by_trackers.envs.sequence import ImageFiles
+
+    source = videos[0]
+    paths = []
+    for index in range(len(source)):
+        path = tmp_path / f"{index + 1:04d}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(source.frames[index], cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    paths[5].write_bytes(b"")  # frame 5 unreadable: the whole video leaves the validation
+    bad = dataclasses.replace(source, name="bad_video", frames=ImageFiles(paths))
+    validator = CheckpointValidator([*videos, bad], metric="tras", workers=1)
+    with caplog.at_level("ERROR"):
+        first, second = validator(student), validator(student)
+    assert first.score == second.score == pytest.approx(validate_tras(student, videos), abs=1e-9)
+    messages = [record.getMessage() for record in caplog.records if "validation skips" in record.getMessage()]
+    assert messages == [
+        f"validation skips video bad_video from now on: sequence synthetic/bad_video frame 5: unreadable frame "
+        f"(empty file, 0 bytes): {paths[5]}"
+    ]
