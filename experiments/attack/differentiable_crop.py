@@ -62,6 +62,11 @@ def crop_regions_torch(images: torch.Tensor, boxes: torch.Tensor, context: float
         size: The output side S.
     """
     grid = sampling_grid(boxes.detach().to(torch.float64), context, size, images.shape[1:3])
+    return _sample(images, grid)
+
+
+def _sample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    # Bilinear, zeros outside the image, as the OpenCV crop; channels last in and out, whole grey levels.
     sampled = F.grid_sample(
         images.permute(0, 3, 1, 2),
         grid.to(images.dtype),
@@ -103,14 +108,7 @@ def crop_pairs_torch(frames: torch.Tensor, boxes: torch.Tensor, context: float, 
     grid = torch.cat(
         [sampling_grid(as_previous, context, size, hw), sampling_grid(as_current, context, size, hw)], dim=2
     )  # (T, S, 2S, 2)
-    sampled = F.grid_sample(
-        frames.permute(0, 3, 1, 2),
-        grid.to(frames.dtype),
-        mode="bilinear",
-        padding_mode="zeros",
-        align_corners=False,
-    ).permute(0, 2, 3, 1)  # (T, S, 2S, 3)
-    sampled = rounded(sampled)
+    sampled = _sample(frames, grid)  # (T, S, 2S, 3)
     previous = sampled[:-1, :, :size]
     current = sampled[1:, :, size:]
     return torch.stack([previous, current], dim=1)
