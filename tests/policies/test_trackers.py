@@ -21,6 +21,7 @@ from tests.conftest import make_moving_square_sequence
 from tests.teachers.test_tracker import DriftingTracker
 from tracking_by_trackers.envs.boxes import apply_action, clip_to_image
 from tracking_by_trackers.envs.datasets import load_dataset
+from tracking_by_trackers.experiments.evaluation.evaluate import one_torch_thread
 from tracking_by_trackers.policies.student_model import StudentNetwork
 from tracking_by_trackers.policies.trackers import (
     TRAS,
@@ -39,12 +40,10 @@ from tracking_by_trackers.teachers.tracker import FusingTracker
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
+def _one_torch_thread():
     # Two cores, and teacher threads beside the forward pass: torch's own pool would oversubscribe them.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import torch
 from tests.conftest import make_moving_square_sequence
 from tracking_by_trackers.envs.boxes import action_between
 from tracking_by_trackers.envs.crops import DEFAULT_CONTEXT, crop_state_pairs
+from tracking_by_trackers.experiments.evaluation.evaluate import one_torch_thread
 from tracking_by_trackers.policies.student_export import save_student
 from tracking_by_trackers.policies.student_model import StudentNetwork
 
@@ -74,20 +75,14 @@ def fit_square_tracker(seed: int = 0) -> StudentNetwork:
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     # Two shared cores: torch's own thread pool would oversubscribe them.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
 def square_tracker() -> StudentNetwork:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return fit_square_tracker()
-    finally:
-        torch.set_num_threads(previous)
 
 
 @pytest.fixture
