@@ -94,6 +94,7 @@ __all__ = [
     "run_config",
     "run_sweep",
     "run_tune",
+    "search_algorithm",
     "settings_from_args",
     "storage_location",
 ]
@@ -411,9 +412,20 @@ def run_config(settings: SweepSettings, out: str | Path, callbacks: list) -> Any
     )
 
 
+def search_algorithm(settings: SweepSettings) -> Any:
+    """Tune's grid and random search, running at most ``max_concurrent_trials`` trials at once.
+
+    The seeds are a grid axis: the random settings are drawn once and shared across the seeds. The limit
+    goes to the generator itself: Tune ignores ``TuneConfig(max_concurrent_trials=…)`` (with a warning)
+    when a ``BasicVariantGenerator`` is passed in.
+    """
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    return BasicVariantGenerator(constant_grid_search=True, max_concurrent=settings.max_concurrent_trials or 0)
+
+
 def _new_tuner(settings: SweepSettings, out: Path, data: dict[str, Any], callbacks: list) -> Any:
     from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
 
     return tune.Tuner(
         SweepKDRL,
@@ -421,9 +433,7 @@ def _new_tuner(settings: SweepSettings, out: Path, data: dict[str, Any], callbac
         tune_config=tune.TuneConfig(
             num_samples=settings.num_samples,
             scheduler=build_scheduler(settings),
-            # The seeds are a grid axis: draw the random settings once and share them across the seeds.
-            search_alg=BasicVariantGenerator(constant_grid_search=True),
-            max_concurrent_trials=settings.max_concurrent_trials,
+            search_alg=search_algorithm(settings),
         ),
         run_config=run_config(settings, out, callbacks),
     )

@@ -46,6 +46,26 @@ def _trial_results(sweep: Path) -> dict[Path, list[dict]]:
     return {path: _rows(path) for path in sweep.glob("*/result.json")}
 
 
+def _terminated_trials(sweep: Path) -> set[str]:
+    """The ids of the trials that Tune's saved experiment state records as finished.
+
+    A trial's last result line is written before Tune saves (and, asynchronously, syncs) the state that says
+    it finished; a kill between the two leaves a trial that Tune rightly resumes from its checkpoint. So the
+    test kills only once the state on disk says TERMINATED (a state file being written is skipped).
+    """
+    terminated = set()
+    for state_file in sweep.glob("experiment_state-*.json"):
+        try:
+            trial_data = json.loads(state_file.read_text())["trial_data"]
+        except (json.JSONDecodeError, KeyError, OSError):
+            continue
+        for trial_json, _ in trial_data:
+            trial = json.loads(trial_json)
+            if trial.get("status") == "TERMINATED":
+                terminated.add(trial["trial_id"])
+    return terminated
+
+
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_without_rerunning_its_finished_trial(tmp_path):
     out = tmp_path / "tune"
@@ -64,8 +84,12 @@ def test_a_killed_sweep_resumes_without_rerunning_its_finished_trial(tmp_path):
     deadline = time.monotonic() + DEADLINE_S
 
     def finished_and_running():
-        results = _trial_results(sweep)
-        done = [path for path, rows in results.items() if len(rows) == MAX_ITERATIONS]
+        results, terminated = _trial_results(sweep), _terminated_trials(sweep)
+        done = [
+            path
+            for path, rows in results.items()
+            if len(rows) == MAX_ITERATIONS and rows[-1]["trial_id"] in terminated
+        ]
         running = [path for path, rows in results.items() if 1 <= len(rows) < MAX_ITERATIONS]
         return (done[0], running[0]) if done and running else None
 

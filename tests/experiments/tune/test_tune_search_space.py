@@ -26,6 +26,7 @@ from tracking_by_trackers.experiments.tune.tune_sweep import (
     experiment_path,
     parse_seeds,
     run_config,
+    search_algorithm,
     settings_from_args,
     storage_location,
 )
@@ -177,3 +178,11 @@ def test_the_best_config_builds_on_the_base_with_the_settings_the_space_fixes():
     base = settings.run_config_base()
     assert (base.teachers, base.beta) == ("kcf,mosse", 0.3)
     assert base.lr == TrainConfig().lr  # swept: the best configuration's value goes on top
+
+
+def test_the_search_runs_at_most_max_concurrent_trials_at_once():
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    limited = search_algorithm(parse(["--max-concurrent-trials", "1"]).validate())
+    assert isinstance(limited, BasicVariantGenerator) and limited.max_concurrent == 1
+    assert search_algorithm(parse([]).validate()).max_concurrent == 0  # 0: Tune's "no limit"
