@@ -7,11 +7,18 @@ first and becomes the defaults that the flags override (defaults < ``--config`` 
 starts from :meth:`TrainConfig.quick` instead of the default run. The resource settings also take JSON
 (``--custom-resources-per-learner '{"learner_node": 0.001}'``), the form Ray's own configs use, besides
 tyro's ``KEY VALUE`` pairs.
+
+A misspelt flag or a value of the wrong type is a one-line ``ConfigError`` (``tbt: error: …``), as every
+other bad setting is, instead of tyro's framed multi-line message.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import difflib
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -73,12 +80,59 @@ def parse_train_command(argv: list[str]) -> TrainCommand:
             base = base.updated(**settings)
         except ConfigError as error:
             raise ConfigError(f"config file {known.config}: {error}") from None
-    return tyro.cli(
-        TrainCommand,
-        args=argv,
-        default=TrainCommand(settings=base, config=known.config, quick=known.quick),
-        prog="tbt train",
-    )
+    default = TrainCommand(settings=base, config=known.config, quick=known.quick)
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):  # tyro prints its errors to stderr, then exits
+            command, unknown = tyro.cli(
+                TrainCommand, args=argv, default=default, prog="tbt train", return_unknown_args=True
+            )
+    except SystemExit as exit_:
+        if exit_.code in (0, None):  # --help
+            raise
+        raise ConfigError(f"{_framed_message(captured.getvalue())} (see tbt train --help)") from None
+    if unknown:
+        raise ConfigError(_unknown_flag_message(unknown))
+    return command
+
+
+def _flags() -> list[str]:
+    """Every flag of ``tbt train``: the fields of TrainConfig and TrainCommand, and the booleans' ``--no-``."""
+    flags = ["--help"]
+    for cls in (TrainConfig, TrainCommand):
+        for item in dataclasses.fields(cls):
+            if item.name == "settings":
+                continue
+            flag = f"--{item.name.replace('_', '-')}"
+            flags.append(flag)
+            if item.type in (bool, "bool"):
+                flags.append(f"--no-{flag[2:]}")
+    return flags
+
+
+def _unknown_flag_message(unknown: list[str]) -> str:
+    flag = next((word.split("=", 1)[0] for word in unknown if word.startswith("-")), unknown[0])
+    if not flag.startswith("-"):
+        return f"unexpected argument {flag!r}: every setting is a --flag (see tbt train --help)"
+    close = difflib.get_close_matches(flag.replace("_", "-"), _flags(), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else " (see tbt train --help)"
+    return f"unknown option {flag}{hint}"
+
+
+def _framed_message(text: str) -> str:
+    """The message of tyro's framed error: the first block of lines after the title, up to the next rule,
+    joined (the frame wraps it at the terminal's width). Rich draws the frame in Unicode, or without one on a
+    stream it takes for a plain file, with the title above a rule."""
+    lines = [line.strip().strip("│┃║|╭╮╰╯+").strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    body: list[str] = []
+    for line in lines[1:]:  # lines[0] is the title ("Value error")
+        rule = set(line) <= set("─━═-=")
+        if rule and body:
+            break
+        if not rule:
+            body.append(line)
+    return " ".join(body) or " ".join(lines) or "bad arguments"
 
 
 def _with_json_dicts(argv: list[str]) -> list[str]:

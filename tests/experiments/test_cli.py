@@ -143,3 +143,22 @@ def test_train_help_lists_every_setting_with_its_docstring(capsys, monkeypatch):
 def test_an_old_flag_name_is_answered_with_the_new_one(capsys):
     assert main(["train", "--env-runner-resources", '{"a": 1}']) == 2
     assert "--env-runner-resources is now --custom-resources-per-env-runner" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lrr", "3"], "tbt: error: unknown option --lrr; did you mean --lr?\n"),
+        (["--num_env_runnerz", "2"], "tbt: error: unknown option --num_env_runnerz; did you mean --num-env-runners?\n"),
+        (["--curiculum"], "tbt: error: unknown option --curiculum; did you mean --curriculum?\n"),
+        (
+            ["--num-env-runners", "x"],
+            "tbt: error: Error parsing --num-env-runners: invalid literal for int() with base 10: 'x' "
+            "(see tbt train --help)\n",
+        ),
+        (["extra"], "tbt: error: unexpected argument 'extra': every setting is a --flag (see tbt train --help)\n"),
+    ],
+)
+def test_a_misspelt_flag_or_a_mistyped_value_is_one_line_naming_it(capsys, argv, message):
+    assert main(["train", *argv]) == 2
+    assert capsys.readouterr().err == message
