@@ -123,8 +123,11 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     ious, choices = _run_frames(args.run)
     table = disagreement_table(ious, choices, args.right, args.wrong)
-    # The parts as columns: a handful of them against a row per tracker and member.
-    text = markdown_table(table.T.rename_axis(""))
+    # The parts as columns (a handful of them against a row per tracker and member), each headed by its
+    # frame count.
+    shown = table.drop(columns=COLUMN_FRAMES).T.rename_axis("")
+    shown.columns = [f"{part} ({count} frames)" for part, count in table[COLUMN_FRAMES].items()]
+    text = markdown_table(shown)
     print(f"{args.run}: {len(ious[args.right])} scored test frames\n")
     print(text)
     return text
