@@ -40,7 +40,9 @@ COLUMN_FRAMES = "frames"
 COLUMN_SHARE = "share of frames"
 
 
-def frame_parts(right_iou: np.ndarray, wrong_iou: np.ndarray, right: str, wrong: str) -> dict[str, np.ndarray]:
+def frame_parts(
+    right_iou: np.ndarray, wrong_iou: np.ndarray, right: str, wrong: str
+) -> dict[str, np.ndarray]:
     """``{part name: (N,) bool mask}``: every frame in exactly one part, in print order (module docstring)."""
     right_iou, wrong_iou = np.asarray(right_iou, float), np.asarray(wrong_iou, float)
     if right_iou.shape != wrong_iou.shape or right_iou.ndim != 1:
@@ -81,7 +83,9 @@ def disagreement_table(
             row[f"IoU {tracker}"] = float(overlaps[mask].mean()) if mask.any() else float("nan")
         for tracker, chosen in choices.items():
             for member in sorted(set(chosen.tolist())):
-                row[f"{tracker} → {member}"] = float((chosen[mask] == member).mean()) if mask.any() else float("nan")
+                row[f"{tracker} → {member}"] = (
+                    float((chosen[mask] == member).mean()) if mask.any() else float("nan")
+                )
         rows[part] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "frames where"
@@ -116,7 +120,9 @@ def _run_frames(run: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run", type=Path, help="a tbt train output folder, evaluated")
     parser.add_argument("--right", required=True, help="the teacher that is on the target (e.g. nano_v2)")
     parser.add_argument("--wrong", required=True, help="the teacher that has lost it (e.g. csrt)")

@@ -421,7 +421,9 @@ def search_algorithm(settings: SweepSettings) -> Any:
     """
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(constant_grid_search=True, max_concurrent=settings.max_concurrent_trials or 0)
+    return BasicVariantGenerator(
+        constant_grid_search=True, max_concurrent=settings.max_concurrent_trials or 0
+    )
 
 
 def _new_tuner(settings: SweepSettings, out: Path, data: dict[str, Any], callbacks: list) -> Any:

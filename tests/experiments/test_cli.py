@@ -149,14 +149,20 @@ def test_an_old_flag_name_is_answered_with_the_new_one(capsys):
     ("argv", "message"),
     [
         (["--lrr", "3"], "tbt: error: unknown option --lrr; did you mean --lr?\n"),
-        (["--num_env_runnerz", "2"], "tbt: error: unknown option --num_env_runnerz; did you mean --num-env-runners?\n"),
+        (
+            ["--num_env_runnerz", "2"],
+            "tbt: error: unknown option --num_env_runnerz; did you mean --num-env-runners?\n",
+        ),
         (["--curiculum"], "tbt: error: unknown option --curiculum; did you mean --curriculum?\n"),
         (
             ["--num-env-runners", "x"],
             "tbt: error: Error parsing --num-env-runners: invalid literal for int() with base 10: 'x' "
             "(see tbt train --help)\n",
         ),
-        (["extra"], "tbt: error: unexpected argument 'extra': every setting is a --flag (see tbt train --help)\n"),
+        (
+            ["extra"],
+            "tbt: error: unexpected argument 'extra': every setting is a --flag (see tbt train --help)\n",
+        ),
     ],
 )
 def test_a_misspelt_flag_or_a_mistyped_value_is_one_line_naming_it(capsys, argv, message):
