@@ -20,19 +20,15 @@ which each member's box was output. It needs no network and no teacher: only the
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tracking_by_trackers.envs.boxes import iou
 from tracking_by_trackers.experiments.analysis.handover_accuracy import LOST_IOU, ON_TARGET_IOU
-from tracking_by_trackers.experiments.evaluation.member_choices import read_choices
-from tracking_by_trackers.experiments.evaluation.ope_metrics import evaluated_frames
+from tracking_by_trackers.experiments.analysis.stored_results import stored_frames
 from tracking_by_trackers.experiments.evaluation.report import markdown_table
-from tracking_by_trackers.teachers.results_store import read_result
 
 __all__ = ["COLUMN_FRAMES", "COLUMN_SHARE", "disagreement_table", "frame_parts"]
 
@@ -92,33 +88,6 @@ def disagreement_table(
     return table
 
 
-def _run_frames(run: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``(ious, choices)`` of every tracker stored by the run, pooled over its test videos' scored frames."""
-    from tracking_by_trackers.envs.datasets import load_dataset
-
-    config = json.loads((run / "config.json").read_text())
-    results = run / "evaluation" / "results"
-    sequences = load_dataset(config["test_dataset"])
-    benchmark = sequences[0].benchmark
-    trackers = sorted(path.name for path in (results / benchmark).iterdir() if path.is_dir())
-    if not trackers:
-        raise SystemExit(f"{run}: no results under {results / benchmark}; has the run been evaluated?")
-    ious: dict[str, list[np.ndarray]] = {tracker: [] for tracker in trackers}
-    choices: dict[str, list[np.ndarray]] = {}
-    for sequence in sequences:
-        scored = evaluated_frames(sequence.gt_boxes, sequence.absent)
-        for tracker in trackers:
-            boxes = read_result(results, benchmark, tracker, sequence.name).boxes
-            ious[tracker].append(iou(boxes, sequence.gt_boxes)[scored])
-            stored = read_choices(results, benchmark, tracker, sequence.name)
-            if stored is not None:
-                choices.setdefault(tracker, []).append(np.asarray(stored.choices)[scored])
-    return (
-        {tracker: np.concatenate(parts) for tracker, parts in ious.items()},
-        {tracker: np.concatenate(parts) for tracker, parts in choices.items()},
-    )
-
-
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,7 +96,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--right", required=True, help="the teacher that is on the target (e.g. nano_v2)")
     parser.add_argument("--wrong", required=True, help="the teacher that has lost it (e.g. csrt)")
     args = parser.parse_args(argv)
-    ious, choices = _run_frames(args.run)
+    ious, choices = stored_frames(args.run)
     table = disagreement_table(ious, choices, args.right, args.wrong)
     # The parts as columns (a handful of them against a row per tracker and member), each headed by its
     # frame count.

@@ -21,17 +21,13 @@ Each part is printed as its share of the gap, ``Σ (IoU_TRAST − IoU_teacher) /
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from tracking_by_trackers.envs.boxes import iou
 from tracking_by_trackers.experiments.analysis.handover_accuracy import LOST_IOU, ON_TARGET_IOU
-from tracking_by_trackers.experiments.evaluation.member_choices import read_choices
-from tracking_by_trackers.experiments.evaluation.ope_metrics import evaluated_frames
+from tracking_by_trackers.experiments.analysis.stored_results import stored_frames
 from tracking_by_trackers.policies.trackers.student_tracker import STUDENT
-from tracking_by_trackers.teachers.results_store import read_result
 
 __all__ = ["GAP_PARTS", "gap_parts"]
 
@@ -80,30 +76,15 @@ def gap_parts(trast_iou: np.ndarray, teacher_iou: np.ndarray, student_output: np
 
 def _run_overlaps(run: Path) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray]:
     """``(TRAST's name, its teacher, TRAST IoU, teacher IoU, student output)`` pooled over a run's test videos."""
-    from tracking_by_trackers.envs.datasets import load_dataset
-
-    config = json.loads((run / "config.json").read_text())
-    results = run / "evaluation" / "results"
-    sequences = load_dataset(config["test_dataset"])
-    benchmark = sequences[0].benchmark
-    trast = sorted(p.name for p in (results / benchmark).glob("trast-*"))
+    ious, choices = stored_frames(run)
+    trast = sorted(name for name in ious if name.startswith("trast-"))
     if not trast:
-        raise SystemExit(
-            f"{run}: no trast-* results under {results / benchmark}; has the run been evaluated?"
-        )
+        raise SystemExit(f"{run}: no trast-* results among {sorted(ious)}; has the run been evaluated?")
     tracker = trast[0]
+    if tracker not in choices:
+        raise SystemExit(f"{run}: {tracker} stored no choices")
     teacher = tracker.removeprefix("trast-")
-    trast_iou, teacher_iou, student_output = [], [], []
-    for sequence in sequences:
-        scored = evaluated_frames(sequence.gt_boxes, sequence.absent)
-        choices = read_choices(results, benchmark, tracker, sequence.name)
-        if choices is None:
-            raise SystemExit(f"{run}: {tracker} stored no choices for {sequence.name}")
-        for name, overlaps in ((tracker, trast_iou), (teacher, teacher_iou)):
-            boxes = read_result(results, benchmark, name, sequence.name).boxes
-            overlaps.append(iou(boxes, sequence.gt_boxes)[scored])
-        student_output.append(np.array([choice == STUDENT for choice in choices.choices])[scored])
-    return tracker, teacher, *(np.concatenate(column) for column in (trast_iou, teacher_iou, student_output))
+    return tracker, teacher, ious[tracker], ious[teacher], choices[tracker] == STUDENT
 
 
 def main() -> None:
