@@ -78,8 +78,6 @@ PRESETS: dict[str, StudentPreset] = {
 # The small student with the critic's own trunk (see StudentPreset.separate_critic): it chooses among
 # teachers better (TRASFUST) at the cost of TRAS.
 PRESETS["small-separate-critic"] = replace(PRESETS["small"], separate_critic=True)
-# The same on NanoTrack v2's backbone, for real video, where the shared critic ranks good boxes poorly.
-PRESETS["nanotrack-separate-critic"] = replace(PRESETS["nanotrack"], separate_critic=True)
 
 
 def preset(name: str) -> StudentPreset:
