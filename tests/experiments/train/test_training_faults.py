@@ -308,8 +308,10 @@ def test_a_driver_killed_during_a_checkpoint_write_and_at_a_random_point_resumes
     assert _state(out)["iteration"] == 2
     before = _snapshot(out, upto=2)
 
-    # 2. Resumed, and killed again at a random point of the iterations after the checkpoint of 2.
-    resumed = TrainProcess([*args, "--resume"], tmp_path)
+    # 2. Resumed, and killed again at a random point of the iterations after the checkpoint of 2. The last
+    # checkpoint's write is held open, so that on a fast machine the random point cannot fall after the run
+    # has finished (which would leave the checkpoint of 6, not of 2 or 4).
+    resumed = TrainProcess([*args, "--resume"], tmp_path, env={PAUSE_ENV: "iter_000006:60"})
     assert resumed.read_until(lambda line: line.startswith("resuming training from iteration 2")), (
         resumed.output()
     )
