@@ -13,6 +13,7 @@ from tracking_by_trackers.experiments.attack.attack_run import (
     DEFAULT_TRACKERS,
     AttackSettings,
     parse_deltas,
+    parse_shard,
     parse_steps,
     run_attack,
 )
@@ -72,6 +73,18 @@ def add_attack_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", choices=["cpu", "cuda"], help="where the student runs (default: CUDA if any)"
     )
     parser.add_argument("--model-dir", help="folder of the OpenCV DNN teachers' model files (NanoTrack)")
+    parser.add_argument(
+        "--shard",
+        help="K/N: attack only every N-th sequence from the K-th (0-based), so that N processes or machines "
+        "sharing --out split the work; a run without --shard afterwards writes the report over all of them",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch threads for the attack's forward and backward passes (default 1: run one shard per core "
+        "instead, which outpaces one process on every core)",
+    )
 
 
 def attack_settings(args: argparse.Namespace) -> AttackSettings:
@@ -80,6 +93,8 @@ def attack_settings(args: argparse.Namespace) -> AttackSettings:
         raise ValueError(f"--max-sequences must be at least 1, got {args.max_sequences}")
     if args.frames < 0 or args.frames == 1:
         raise ValueError(f"--frames must be 0 (all) or at least 2, got {args.frames}")
+    if args.torch_threads < 1:
+        raise ValueError(f"--torch-threads must be at least 1, got {args.torch_threads}")
     return AttackSettings(
         student=args.student,
         dataset=args.dataset,
@@ -90,6 +105,7 @@ def attack_settings(args: argparse.Namespace) -> AttackSettings:
         margin=args.margin,
         padding=args.padding,
         max_sequences=args.max_sequences,
+        shard=parse_shard(args.shard),
         device=args.device,
         model_dir=args.model_dir,
     )
@@ -99,7 +115,14 @@ def run_attack_command(args: argparse.Namespace) -> None:
     """Run ``tbt attack`` and print where its table went."""
     from tracking_by_trackers.envs.datasets import load_dataset
 
+    import cv2
+    import torch
+
     settings = attack_settings(args)
+    # One OpenCV thread for the teachers and few torch threads: on a small machine more threads than cores
+    # cost far more than they give, and shards in parallel use the cores better than threads.
+    cv2.setNumThreads(1)
+    torch.set_num_threads(args.torch_threads)
     print(f"loading dataset {settings.dataset} ...")
     sequences = load_dataset(settings.dataset)
     started = time.perf_counter()

@@ -52,8 +52,10 @@ __all__ = [
     "MANIFEST",
     "AttackSettings",
     "parse_deltas",
+    "parse_shard",
     "parse_steps",
     "run_attack",
+    "shard_sequences",
     "unit_dir",
 ]
 
@@ -84,6 +86,8 @@ class AttackSettings:
     margin: float = DEFAULT_MARGIN
     padding: float = DEFAULT_PADDING
     max_sequences: int | None = None
+    shard: tuple[int, int] | None = None
+    """``(K, N)``: attack only sequences K, K + N, K + 2N, … (after ``max_sequences``); None: all."""
     device: str | None = None
     model_dir: str | None = None
 
@@ -116,6 +120,28 @@ def parse_deltas(text: str) -> tuple[float, ...]:
     if not deltas or not all(0 < delta <= 1 for delta in deltas):
         raise ValueError(f"--deltas must be step sizes in (0, 1] (pixel values on [0, 1]), got {text!r}")
     return deltas
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"1/4"`` → ``(1, 4)`` (the second of four shards); None stays None; a clear error for anything else."""
+    if text is None:
+        return None
+    index, slash, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = None
+    if not slash or shard is None or not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"--shard must be K/N with 0 <= K < N, such as 0/2 and 1/2, got {text!r}")
+    return shard
+
+
+def shard_sequences(sequences: list[Sequence], shard: tuple[int, int] | None) -> list[Sequence]:
+    """The sequences of ``shard`` ``(K, N)``: every N-th from the K-th, so that N shards split them evenly."""
+    if shard is None:
+        return sequences
+    index, count = shard
+    return sequences[index::count]
 
 
 def unit_dir(out: Path, sequence: Sequence, delta: float) -> Path:
@@ -206,6 +232,7 @@ def run_attack(settings: AttackSettings, sequences: list[Sequence], out: str | P
     _check_manifest(out, settings.manifest())
     if settings.max_sequences is not None:
         sequences = sequences[: settings.max_sequences]
+    sequences = shard_sequences(sequences, settings.shard)
     sequences = [_attacked_part(sequence, settings.frames) for sequence in sequences]
     total = len(sequences) * len(settings.deltas) * len(settings.steps)
     done = sum(

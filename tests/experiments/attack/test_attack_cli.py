@@ -72,12 +72,29 @@ def test_a_run_with_other_settings_in_the_same_folder_is_refused(square_tracker_
     assert "attack.json holds an attack run with other settings (padding: stored 2.0, now 9.0)" in error
 
 
+def test_shards_sharing_a_folder_split_the_sequences_and_a_plain_run_then_only_writes_the_report(
+    square_tracker_file, tmp_path, gradient_calls
+):
+    out = tmp_path / "attack"
+    assert _attack(square_tracker_file, out, "--steps", "0,1", "--shard", "1/2") == 0
+    assert [path.parent.parent.name for path in out.glob("units/**/steps=1.json")] == ["synthetic_1_0001"]
+    assert (pd.read_csv(out / "attack_table.csv")["sequences"] == 1).all()
+    assert _attack(square_tracker_file, out, "--steps", "0,1", "--shard", "0/2") == 0
+    assert len(gradient_calls) == 2  # one step on each sequence, each attacked by one shard
+    assert _attack(square_tracker_file, out, "--steps", "0,1") == 0
+    assert len(gradient_calls) == 2
+    assert (pd.read_csv(out / "attack_table.csv")["sequences"] == 2).all()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--steps", "0,ten"], "--steps must be comma-separated whole numbers"),
         (["--deltas", "0,0.1"], "--deltas must be step sizes in (0, 1]"),
         (["--trackers", "tras,trast:results:ECO"], "stored results were tracked on the clean frames"),
+        (["--shard", "2/2"], "--shard must be K/N with 0 <= K < N, such as 0/2 and 1/2, got '2/2'"),
+        (["--shard", "half"], "--shard must be K/N with 0 <= K < N"),
+        (["--torch-threads", "0"], "--torch-threads must be at least 1, got 0"),
     ],
 )
 def test_bad_arguments_get_a_one_line_error(square_tracker_file, tmp_path, capsys, extra, message):
