@@ -113,10 +113,10 @@ def attack_settings(args: argparse.Namespace) -> AttackSettings:
 
 def run_attack_command(args: argparse.Namespace) -> None:
     """Run ``tbt attack`` and print where its table went."""
-    from tracking_by_trackers.envs.datasets import load_dataset
-
     import cv2
     import torch
+
+    from tracking_by_trackers.envs.datasets import load_dataset
 
     settings = attack_settings(args)
     # One OpenCV thread for the teachers and few torch threads: on a small machine more threads than cores
